@@ -1,0 +1,1 @@
+"""raysynth: synthetic audio from generative models, at scale on Ray."""

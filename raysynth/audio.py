@@ -1,0 +1,81 @@
+"""Audio I/O in one place: decode (soundfile), resample (torchaudio), FLAC encode/decode.
+
+Every stage that turns audio into arrays or arrays into stored bytes goes through here, so
+there is exactly one resampler and one storage format (16-bit FLAC).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+
+class AudioDecodeError(RuntimeError):
+    """A file or byte string that soundfile cannot read as audio."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A mono float32 waveform and what the source looked like before conversion."""
+
+    wave: np.ndarray
+    sample_rate: int
+    orig_sample_rate: int
+    orig_channels: int
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a mono float32 waveform with torchaudio's band-limited sinc resampler."""
+    if orig_sr == target_sr or wave.size == 0:
+        return wave.astype(np.float32, copy=False)
+    tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    return AF.resample(tensor, orig_sr, target_sr).numpy()
+
+
+def load_audio(source: str | os.PathLike[str] | bytes, target_sr: int | None = None) -> Decoded:
+    """Decode a file path or encoded bytes into mono float32, optionally resampled.
+
+    Args:
+        source: a path, or the bytes of a WAV/FLAC/OGG file.
+        target_sr: the sample rate to resample to; ``None`` keeps the original.
+
+    Raises:
+        AudioDecodeError: the source is not readable audio.
+    """
+    handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    try:
+        data, sample_rate = sf.read(handle, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        name = "<bytes>" if isinstance(source, bytes | bytearray) else str(source)
+        raise AudioDecodeError(f"cannot decode audio from {name}: {error}") from error
+    channels = data.shape[1]
+    wave = data.mean(axis=1) if channels > 1 else data[:, 0]
+    out_sr = target_sr or sample_rate
+    return Decoded(resample(wave, sample_rate, out_sr), out_sr, sample_rate, channels)
+
+
+def encode_flac(wave: np.ndarray, sample_rate: int) -> bytes:
+    """Encode a mono float waveform as 16-bit FLAC bytes (values are clipped to [-1, 1])."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(wave, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode FLAC (or any soundfile format) bytes to mono float32 and its sample rate."""
+    decoded = load_audio(data)
+    return decoded.wave, decoded.sample_rate
+
+
+def fix_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
+    """Crop or zero-pad a waveform to exactly ``num_samples``."""
+    if wave.shape[-1] >= num_samples:
+        return wave[..., :num_samples]
+    pad = [(0, 0)] * (wave.ndim - 1) + [(0, num_samples - wave.shape[-1])]
+    return np.pad(wave, pad)

@@ -1,0 +1,213 @@
+"""Typed experiment spec: a YAML file in ``search_spaces/`` loads into :class:`ExperimentSpec`.
+
+Every key is checked. An unknown key, a wrong type or an out-of-range value raises
+:class:`SpecError` naming the file, the key, what was expected and what was given.
+
+>>> spec = load_spec("search_spaces/smoke.yaml")  # doctest: +SKIP
+>>> spec.grid.real_fraction  # doctest: +SKIP
+[0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DATA_ENV = "RAYSYNTH_DATA"
+WORK_ENV = "RAYSYNTH_WORK"
+DEFAULT_WORK_DIR = "raysynth_work"
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be used, with every problem spelled out."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PathsConfig(_Strict):
+    """Where data lives. ``None`` means: take it from the CLI or the environment."""
+
+    data_root: str | None = Field(None, description="corpora in their official layouts")
+    work_dir: str | None = Field(None, description="prepared manifests and synthetic shards")
+    storage_path: str | None = Field(None, description="Ray Tune results (default <work_dir>/ray_results)")
+
+
+class DatasetConfig(_Strict):
+    name: str
+    sample_rate: int = Field(16000, ge=4000, le=96000)
+    clip_seconds: float = Field(1.0, gt=0, le=60)
+
+
+class GenerationConfig(_Strict):
+    generator: str = "audiogen"
+    model_id: str | None = Field(None, description="hub id or local path; None: the backend's default")
+    tiny: bool = Field(False, description="random-weight toy model built offline (tests, --smoke-test)")
+    duration_s: float = Field(1.0, gt=0, le=30)
+    batch_size: int = Field(8, ge=1, le=4096)
+    top_k: int = Field(250, ge=1)
+    guidance: float = Field(3.0, ge=0)
+    prompt_template: str | None = Field(None, description="None: the dataset's own template")
+    num_gpus: float = Field(1.0, ge=0)
+    concurrency: int | None = Field(None, ge=1, description="None: one actor per GPU (1 on CPU)")
+    seed: int = 0
+
+
+class TrainConfig(_Strict):
+    backbone: Literal["cnn"] = "cnn"
+    epochs: int = Field(12, ge=1, le=1000)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    n_mels: int = Field(40, ge=8, le=256)
+    num_threads: int = Field(1, ge=1, description="torch threads per trial")
+
+
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+class GridConfig(_Strict):
+    """Experiment axes. A scalar is a fixed value, a list is a grid axis."""
+
+    real_fraction: list[float] = [1.0]
+    synth_multiplier: list[float] = [0]
+    strategy: list[Literal["label"]] = ["label"]
+    seed: list[int] = [0]
+
+    @field_validator("real_fraction", "synth_multiplier", "strategy", "seed", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("real_fraction")
+    @classmethod
+    def _fraction_range(cls, values: list[float]) -> list[float]:
+        for value in values:
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"each real_fraction has to be in [0, 1], but one is {value}")
+        return values
+
+    @field_validator("synth_multiplier")
+    @classmethod
+    def _multiplier_range(cls, values: list[float]) -> list[float]:
+        for value in values:
+            if value < 0:
+                raise ValueError(f"each synth_multiplier has to be >= 0, but one is {value}")
+        return values
+
+    def axes(self) -> dict[str, list[Any]]:
+        return {name: list(getattr(self, name)) for name in type(self).model_fields}
+
+
+class ResourcesConfig(_Strict):
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    paths: PathsConfig = PathsConfig()
+    dataset: DatasetConfig
+    generation: GenerationConfig = GenerationConfig()
+    train: TrainConfig = TrainConfig()
+    grid: GridConfig = GridConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+
+    def spec_hash(self) -> str:
+        """Hash of the full spec, recorded as provenance in shards and results."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def needs_synthetic(self) -> bool:
+        return any(m > 0 for m in self.grid.synth_multiplier)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys that ``model`` accepts at ``loc`` (the parent of the offending key)."""
+    current: Any = model
+    for part in loc:
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        current = field.annotation
+    return list(current.model_fields)
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid experiment spec ({error.error_count()} problem(s))"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "<top level>"
+        given = item.get("input")
+        if item["type"] == "extra_forbidden":
+            known = _known_keys(ExperimentSpec, item["loc"][:-1])
+            close = difflib.get_close_matches(str(item["loc"][-1]), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(f"  - unknown key '{key}'{hint} expected one of: {', '.join(known)}")
+        elif item["type"] == "missing":
+            lines.append(f"  - missing key '{key}': it is required")
+        else:
+            lines.append(f"  - key '{key}': {item['msg']}; given {given!r}")
+    return "\n".join(lines)
+
+
+def parse_spec(raw: Any, source: str = "<spec>") -> ExperimentSpec:
+    """Validate a mapping (as loaded from YAML) into an :class:`ExperimentSpec`."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: the spec has to be a mapping of keys, but is {type(raw).__name__}")
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as error:
+        raise SpecError(_format_errors(error, source)) from None
+
+
+def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
+    """Load and validate a YAML spec file.
+
+    Args:
+        path: the YAML file.
+
+    Raises:
+        SpecError: with the file and line for YAML syntax errors, and the file and key for
+            schema errors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise SpecError(f"{where}: YAML syntax error: {problem}") from None
+    return parse_spec(raw, source=str(path))
+
+
+def resolve_data_root(spec: ExperimentSpec, cli_value: str | None = None) -> Path | None:
+    """The corpora root: the CLI's ``--data-root``, then the spec, then ``$RAYSYNTH_DATA``."""
+    value = cli_value or spec.paths.data_root or os.environ.get(DATA_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def resolve_work_dir(spec: ExperimentSpec, cli_value: str | None = None) -> Path:
+    """Where manifests and shards are written: CLI, spec, ``$RAYSYNTH_WORK``, then ``./raysynth_work``."""
+    value = cli_value or spec.paths.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR
+    return Path(value).expanduser().resolve()
+
+
+def resolve_storage_path(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str:
+    """Tune's storage path: CLI, spec, then ``<work_dir>/ray_results``. ``s3://`` URIs pass through."""
+    value = cli_value or spec.paths.storage_path
+    if value and "://" in value:
+        return value
+    return str(Path(value).expanduser().resolve()) if value else str(work_dir / "ray_results")

@@ -1,0 +1,28 @@
+"""Dataset recipes (one module per corpus) and the ``DATASETS`` registry."""
+
+from raysynth.datasets import fsdd, toy  # noqa: F401  (registers the recipes)
+from raysynth.datasets.base import (
+    DATASETS,
+    MANIFEST_NAME,
+    DatasetError,
+    DatasetRecipe,
+    PrepareReport,
+    get_recipe,
+    manifest_path,
+    prepare_dataset,
+    read_manifest,
+)
+from raysynth.datasets.sampling import stratified_subset
+
+__all__ = [
+    "DATASETS",
+    "MANIFEST_NAME",
+    "DatasetError",
+    "DatasetRecipe",
+    "PrepareReport",
+    "get_recipe",
+    "manifest_path",
+    "prepare_dataset",
+    "read_manifest",
+    "stratified_subset",
+]

@@ -1,0 +1,252 @@
+"""What every recipe shares: the registry, the manifest writer, downloads and safe extraction."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from raysynth.audio import AudioDecodeError, encode_flac, load_audio
+from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema, write_table_atomic
+
+MANIFEST_NAME = "manifest.parquet"
+
+
+class DatasetError(RuntimeError):
+    """A corpus that is missing, incomplete or laid out differently from what the recipe reads."""
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """One corpus: how to fetch it, how to turn it into a manifest, how to prompt for its labels.
+
+    Attributes:
+        name: registry key, also the corpus folder under the data root.
+        download: ``download(target_dir) -> corpus_dir``.
+        prepare: ``prepare(corpus_dir, output_dir, sample_rate) -> PrepareReport``.
+        prompt_template: label-guided prompt, formatted with ``label`` (the label text).
+        layout: the official layout the recipe reads, shown when the root is wrong.
+        url: where a user obtains the corpus.
+        test_only: data made in code for tests and the smoke preset, not a real corpus.
+    """
+
+    name: str
+    download: Callable[[Path], Path]
+    prepare: Callable[..., PrepareReport]
+    prompt_template: str
+    layout: str
+    url: str
+    test_only: bool = False
+
+
+DATASETS: dict[str, DatasetRecipe] = {}
+
+
+def register_dataset(recipe: DatasetRecipe) -> DatasetRecipe:
+    if recipe.name in DATASETS:
+        raise ValueError(f"dataset '{recipe.name}' is registered twice")
+    DATASETS[recipe.name] = recipe
+    return recipe
+
+
+def get_recipe(name: str) -> DatasetRecipe:
+    """The registered recipe for ``name``, or a ``KeyError`` that lists the registered names."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset '{name}'; registered datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
+
+
+@dataclass
+class ClipSource:
+    """One audio file found in a corpus, with its labels and split."""
+
+    id: str
+    path: Path
+    split: str
+    label: str
+    label_id: int
+    label_text: str
+    speaker: str | None = None
+
+
+@dataclass
+class PrepareReport:
+    """What ``prepare_<name>`` wrote and what it had to skip."""
+
+    dataset: str
+    manifest: Path
+    clips: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    per_split: dict[str, int] = field(default_factory=dict)
+    per_class: dict[str, int] = field(default_factory=dict)
+    total_seconds: float = 0.0
+    orig_sample_rates: dict[int, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.dataset}: {self.clips} clips, {self.total_seconds / 60:.1f} min -> {self.manifest}",
+            "  per split: " + ", ".join(f"{k}={v}" for k, v in sorted(self.per_split.items())),
+            "  per class: " + ", ".join(f"{k}={v}" for k, v in sorted(self.per_class.items())),
+            "  original sample rates: " + ", ".join(f"{k} Hz x{v}" for k, v in self.orig_sample_rates.items()),
+        ]
+        if self.skipped:
+            first = "; ".join(f"{name} ({why})" for name, why in self.skipped[:5])
+            lines.append(f"  skipped {len(self.skipped)} unreadable file(s), first: {first}")
+        return "\n".join(lines)
+
+
+def write_manifest(
+    dataset: str, sources: Iterable[ClipSource], output_dir: Path, sample_rate: int
+) -> PrepareReport:
+    """Decode, resample and FLAC-encode every source into ``<output_dir>/<dataset>/manifest.parquet``.
+
+    Unreadable or empty files are skipped and counted in the report, never fatal.
+    """
+    manifest = Path(output_dir) / dataset / MANIFEST_NAME
+    report = PrepareReport(dataset=dataset, manifest=manifest)
+    rows: list[dict] = []
+    rates: Counter[int] = Counter()
+    for source in sources:
+        try:
+            decoded = load_audio(source.path, sample_rate)
+        except AudioDecodeError as error:
+            report.skipped.append((source.path.name, str(error).splitlines()[0][-80:]))
+            continue
+        if decoded.wave.size == 0:
+            report.skipped.append((source.path.name, "zero-length audio"))
+            continue
+        rates[decoded.orig_sample_rate] += 1
+        rows.append(
+            {
+                "id": source.id,
+                "dataset": dataset,
+                "split": source.split,
+                "label": source.label,
+                "label_id": source.label_id,
+                "label_text": source.label_text,
+                "audio": {"bytes": encode_flac(decoded.wave, sample_rate), "path": source.path.name},
+                "sample_rate": sample_rate,
+                "num_samples": int(decoded.wave.size),
+                "speaker": source.speaker,
+                "orig_sample_rate": decoded.orig_sample_rate,
+                "orig_channels": decoded.orig_channels,
+            }
+        )
+        report.total_seconds += decoded.wave.size / sample_rate
+    if not rows:
+        raise DatasetError(f"{dataset}: no readable audio among the corpus files ({len(report.skipped)} skipped)")
+    write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), manifest)
+    report.clips = len(rows)
+    report.per_split = dict(Counter(row["split"] for row in rows))
+    report.per_class = dict(Counter(row["label"] for row in rows))
+    report.orig_sample_rates = dict(rates)
+    return report
+
+
+def read_manifest(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a real manifest, checking it against the schema."""
+    if not Path(path).is_file():
+        raise DatasetError(f"manifest {path} does not exist; run `python jobs/prepare.py <dataset>` first")
+    check_schema(pq.read_schema(path), REAL_MANIFEST_SCHEMA, str(path))
+    return pq.read_table(path, columns=columns)
+
+
+def download_file(url: str, target: Path, timeout: float = 60.0) -> Path:
+    """Stream ``url`` to ``target`` (through a temporary name), with a clear error offline."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".part-{target.name}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        tmp.unlink(missing_ok=True)
+        raise DatasetError(
+            f"cannot download {url}: {error}. This needs network access; on an offline machine, "
+            f"fetch the archive elsewhere and unpack it under the data root."
+        ) from error
+    tmp.replace(target)
+    return target
+
+
+def safe_extract(archive: Path, target_dir: Path) -> None:
+    """Extract a zip or tar archive, refusing members that would land outside ``target_dir``."""
+    target_dir = target_dir.resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+
+    def check(name: str) -> None:
+        dest = (target_dir / name).resolve()
+        if dest != target_dir and target_dir not in dest.parents:
+            raise DatasetError(f"{archive}: member '{name}' would extract outside {target_dir}; refusing")
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                check(name)
+            zf.extractall(target_dir)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            for member in tf.getmembers():
+                check(member.name)
+                if member.issym() or member.islnk():
+                    raise DatasetError(f"{archive}: member '{member.name}' is a link; refusing")
+            tf.extractall(target_dir, filter="data")
+    else:
+        raise DatasetError(f"{archive} is neither a zip nor a tar archive")
+
+
+def manifest_path(work_dir: Path, dataset: str) -> Path:
+    return Path(work_dir) / dataset / MANIFEST_NAME
+
+
+def prepare_dataset(
+    name: str,
+    data_root: Path | None,
+    work_dir: Path,
+    sample_rate: int = 16000,
+    download: bool = False,
+    force: bool = False,
+) -> Path:
+    """Make sure ``<work_dir>/<name>/manifest.parquet`` exists, preparing it from the corpus if needed.
+
+    Args:
+        name: a registered dataset.
+        data_root: where corpora live (``<data_root>/<name>``). Test-only sets are built under
+            ``work_dir`` when this is ``None``.
+        work_dir: where manifests are written.
+        sample_rate: the rate every clip is resampled to.
+        download: fetch the corpus first when it is absent.
+        force: prepare again even if the manifest exists.
+    """
+    recipe = get_recipe(name)
+    manifest = manifest_path(work_dir, name)
+    if manifest.is_file() and not force:
+        return manifest
+    if data_root is None:
+        if not recipe.test_only:
+            raise DatasetError(
+                f"no data root for '{name}': pass --data-root, set paths.data_root in the spec, or set "
+                f"$RAYSYNTH_DATA to the folder holding {recipe.layout}. To get the corpus: "
+                f"`python jobs/prepare.py {name} --download --root <data_root>` (source: {recipe.url})"
+            )
+        data_root = Path(work_dir) / "corpora"
+    corpus_dir = Path(data_root) / name
+    if not corpus_dir.is_dir() or not any(corpus_dir.iterdir()):
+        if download or recipe.test_only:
+            data_root.mkdir(parents=True, exist_ok=True)
+            corpus_dir = recipe.download(Path(data_root))
+        else:
+            raise DatasetError(
+                f"expected the '{name}' corpus at {corpus_dir} (layout {recipe.layout}), but it is "
+                f"missing or empty. Get it with `python jobs/prepare.py {name} --download --root "
+                f"{data_root}` (source: {recipe.url})"
+            )
+    return recipe.prepare(corpus_dir, work_dir, sample_rate).manifest

@@ -1,0 +1,112 @@
+"""Free Spoken Digit Dataset (FSDD).
+
+3,000 recordings of the spoken digits 0-9 by 6 English speakers (50 per speaker and digit),
+8 kHz mono WAV, trimmed to the spoken word. Released by Zohar Jackson and contributors under
+CC BY-SA 4.0 at https://github.com/Jakobovski/free-spoken-digit-dataset.
+
+Layout: ``recordings/{digit}_{speaker}_{index}.wav``. By the dataset's own convention,
+indices 0-4 of each speaker and digit are the test split. We take indices 5-9 as the
+validation split (for model selection) and 10-49 as train, so every split holds every
+speaker and digit.
+
+>>> report = prepare_fsdd("data/fsdd", "work")  # doctest: +SKIP
+>>> report.per_split  # doctest: +SKIP
+{'test': 300, 'train': 2400, 'valid': 300}
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from raysynth.datasets.base import (
+    ClipSource,
+    DatasetError,
+    DatasetRecipe,
+    PrepareReport,
+    download_file,
+    register_dataset,
+    safe_extract,
+    write_manifest,
+)
+
+FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.zip"
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z]+)_(?P<index>\d+)\.wav$")
+TEST_INDICES = range(0, 5)
+VALID_INDICES = range(5, 10)
+
+
+def download_fsdd(target_dir: str | Path, url: str = FSDD_URL) -> Path:
+    """Download the GitHub archive and unpack ``recordings/`` into ``<target_dir>/fsdd``.
+
+    Args:
+        target_dir: the data root; the corpus lands in ``<target_dir>/fsdd/recordings``.
+        url: the archive to fetch (tests point this at a local server).
+
+    Returns:
+        The corpus directory ``<target_dir>/fsdd``.
+    """
+    corpus_dir = Path(target_dir) / "fsdd"
+    if (corpus_dir / "recordings").is_dir():
+        return corpus_dir
+    with tempfile.TemporaryDirectory(dir=target_dir if Path(target_dir).is_dir() else None) as tmp:
+        archive = download_file(url, Path(tmp) / "fsdd.zip")
+        safe_extract(archive, Path(tmp) / "unpacked")
+        found = sorted((Path(tmp) / "unpacked").glob("**/recordings"))
+        if not found:
+            raise DatasetError(f"the archive from {url} has no recordings/ folder")
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(found[0]), corpus_dir / "recordings")
+    return corpus_dir
+
+
+def find_fsdd_sources(corpus_dir: Path) -> list[ClipSource]:
+    """Every ``recordings/*.wav`` with its digit, speaker and split."""
+    recordings = Path(corpus_dir) / "recordings"
+    if not recordings.is_dir():
+        raise DatasetError(
+            f"expected the FSDD layout {recordings}/{{digit}}_{{speaker}}_{{index}}.wav, but "
+            f"{recordings} does not exist. Get the corpus with `python jobs/prepare.py fsdd "
+            f"--download --root <data_root>` or from {FSDD_URL}"
+        )
+    sources = []
+    for path in sorted(recordings.glob("*.wav")):
+        match = _NAME.match(path.name)
+        if match is None:
+            continue
+        digit, index = int(match["digit"]), int(match["index"])
+        split = "test" if index in TEST_INDICES else "valid" if index in VALID_INDICES else "train"
+        sources.append(
+            ClipSource(
+                id=f"fsdd/{path.stem}",
+                path=path,
+                split=split,
+                label=str(digit),
+                label_id=digit,
+                label_text=DIGIT_WORDS[digit],
+                speaker=match["speaker"],
+            )
+        )
+    if not sources:
+        raise DatasetError(f"{recordings} holds no files named {{digit}}_{{speaker}}_{{index}}.wav")
+    return sources
+
+
+def prepare_fsdd(corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000) -> PrepareReport:
+    """Write ``<output_dir>/fsdd/manifest.parquet`` from an FSDD corpus directory."""
+    return write_manifest("fsdd", find_fsdd_sources(Path(corpus_dir)), Path(output_dir), sample_rate)
+
+
+FSDD = register_dataset(
+    DatasetRecipe(
+        name="fsdd",
+        download=download_fsdd,
+        prepare=prepare_fsdd,
+        prompt_template="a person saying the number {label}",
+        layout="fsdd/recordings/{digit}_{speaker}_{index}.wav",
+        url=FSDD_URL,
+    )
+)

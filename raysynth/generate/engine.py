@@ -1,0 +1,188 @@
+"""Generation as a Ray Data pipeline: plan chunks -> generator actors -> Parquet shards.
+
+Each input row is one batch (a chunk of the plan). An actor loads its generator once, turns a
+chunk into audio, resamples it to the dataset's rate, encodes FLAC and writes one shard through
+an atomic rename, so a shard is visible only when complete. Only a small summary row travels
+back to the driver. Resume reads the ids already on disk and drops them from the plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from raysynth.audio import encode_flac, resample
+from raysynth.config import GenerationConfig
+from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, write_table_atomic
+
+SHARD_GLOB = "part-*.parquet"
+
+
+@dataclass
+class GenerationSummary:
+    planned: int
+    skipped: int
+    written: int = 0
+    seconds: float = 0.0
+    shards: list[str] = field(default_factory=list)
+
+    @property
+    def clips_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"generation: planned {self.planned}, skipped {self.skipped} (already written), "
+            f"wrote {self.written} in {len(self.shards)} shard(s), {self.seconds:.1f}s "
+            f"({self.clips_per_second:.2f} clips/s)"
+        )
+
+
+def shard_files(out_dir: Path) -> list[Path]:
+    return sorted(Path(out_dir).glob(SHARD_GLOB))
+
+
+def existing_ids(out_dir: Path) -> set[str]:
+    """The ids of every clip in the complete shards under ``out_dir``."""
+    ids: set[str] = set()
+    for path in shard_files(out_dir):
+        check_schema(pq.read_schema(path), SYNTH_SHARD_SCHEMA, str(path))
+        ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+    return ids
+
+
+def chunk_plan(plan: list[dict], batch_size: int, done: set[str]) -> list[list[dict]]:
+    """Cut the full plan into batches, then drop the clips already done.
+
+    Chunking before dropping keeps batch boundaries, and so batch seeds, identical across resumes.
+    """
+    chunks = [plan[i : i + batch_size] for i in range(0, len(plan), batch_size)]
+    chunks = [[row for row in chunk if row["id"] not in done] for chunk in chunks]
+    return [chunk for chunk in chunks if chunk]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in ("raysynth", "torch", "torchaudio", "audiocraft", "ray", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+class ShardWriter:
+    """Ray Data callable class: one generator per actor, one shard per input chunk."""
+
+    def __init__(self, config_json: str, out_dir: str, sample_rate: int, provenance: dict) -> None:
+        from raysynth.generators import build_generator
+
+        self.config = GenerationConfig.model_validate_json(config_json)
+        self.generator = build_generator(self.config)
+        self.out_dir = Path(out_dir)
+        self.sample_rate = sample_rate
+        self.provenance = provenance
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        out: dict[str, list] = {"shard": [], "clips": [], "gen_seconds": []}
+        for chunk_json in batch["chunk"]:
+            rows = json.loads(chunk_json)
+            start = time.perf_counter()
+            waves = self.generator.generate(
+                [row["prompt"] for row in rows], [row["seed"] for row in rows], self.config.duration_s
+            )
+            elapsed = time.perf_counter() - start
+            path = self.write(rows, waves, elapsed / len(rows))
+            out["shard"].append(str(path))
+            out["clips"].append(len(rows))
+            out["gen_seconds"].append(elapsed)
+        return out
+
+    def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> Path:
+        records = []
+        for row, wave in zip(rows, waves, strict=True):
+            wave = resample(wave, self.generator.sample_rate, self.sample_rate)
+            records.append(
+                {
+                    **row,
+                    "sample_rate": self.sample_rate,
+                    "num_samples": int(wave.size),
+                    "audio": {"bytes": encode_flac(wave, self.sample_rate), "path": f"{row['id']}.flac"},
+                    "gen_seconds": seconds_per_clip,
+                }
+            )
+        name = hashlib.sha256("".join(row["id"] for row in rows).encode()).hexdigest()[:16]
+        table = pa.Table.from_pylist(records, schema=SYNTH_SHARD_SCHEMA)
+        return write_table_atomic(table, self.out_dir / f"part-{name}.parquet", self.provenance)
+
+
+def _actor_count(config: GenerationConfig) -> int:
+    import ray
+
+    if config.concurrency is not None:
+        return config.concurrency
+    if config.num_gpus > 0:
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        if gpus == 0:
+            raise RuntimeError(
+                f"generation.num_gpus is {config.num_gpus} but the Ray cluster has no GPU; "
+                f"set generation.num_gpus: 0 to generate on CPU"
+            )
+        return max(1, int(gpus / config.num_gpus))
+    return 1
+
+
+def run_generation(
+    plan: list[dict], out_dir: Path, config: GenerationConfig, sample_rate: int, spec_hash: str = ""
+) -> GenerationSummary:
+    """Generate every clip of ``plan`` not yet in ``out_dir``, through Ray Data.
+
+    Args:
+        plan: rows from :func:`raysynth.generate.plan.plan_clips`.
+        out_dir: the shard folder.
+        config: generation parameters (backend, batch size, GPUs per actor, ...).
+        sample_rate: the dataset's rate; audio is resampled to it before encoding.
+        spec_hash: the experiment spec's hash, stored as provenance.
+    """
+    import ray
+
+    out_dir = Path(out_dir)
+    done = existing_ids(out_dir)
+    chunks = chunk_plan(plan, config.batch_size, done)
+    summary = GenerationSummary(planned=len(plan), skipped=sum(row["id"] in done for row in plan))
+    if not chunks:
+        return summary
+    provenance = {
+        "packages": package_versions(),
+        "generation": config.model_dump(mode="json"),
+        "spec_hash": spec_hash,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    start = time.perf_counter()
+    items = [{"chunk": json.dumps(chunk)} for chunk in chunks]
+    dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        ShardWriter,
+        fn_constructor_kwargs={
+            "config_json": config.model_dump_json(),
+            "out_dir": str(out_dir),
+            "sample_rate": sample_rate,
+            "provenance": provenance,
+        },
+        batch_size=1,
+        concurrency=_actor_count(config),
+        num_gpus=config.num_gpus,
+        num_cpus=1,
+    )
+    for row in dataset.iter_rows():
+        summary.written += int(row["clips"])
+        summary.shards.append(str(row["shard"]))
+    summary.seconds = time.perf_counter() - start
+    return summary

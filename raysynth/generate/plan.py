@@ -1,0 +1,87 @@
+"""The generation plan: one row per synthetic clip, with a content-addressed id.
+
+A clip's id is a hash of (generator, model id, strategy, label, index, seed), so the same plan
+always names the same clips, and a resumed run can tell which clips it already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from raysynth.prompts import make_prompt
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    label: str
+    label_id: int
+    label_text: str
+
+
+def clip_seed(base_seed: int, label: str, index: int) -> int:
+    """A per-clip seed derived from the run seed, the label and the clip index."""
+    digest = hashlib.sha256(f"{base_seed}|{label}|{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def clip_id(generator: str, model_id: str, strategy: str, label: str, index: int, seed: int) -> str:
+    """The content address of a synthetic clip."""
+    key = f"{generator}|{model_id}|{strategy}|{label}|{index}|{seed}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def shard_dir(store: Path, dataset: str, generator: str, strategy: str) -> Path:
+    """``<store>/<dataset>/<generator>/<strategy>``, the folder of one run's shards."""
+    return Path(store) / dataset / generator / strategy
+
+
+def plan_clips(
+    dataset: str,
+    classes: list[ClassInfo],
+    generator: str,
+    model_id: str,
+    strategy: str,
+    clips_per_class: int | dict[str, int],
+    seed: int,
+    template: str | None = None,
+) -> list[dict]:
+    """Plan clips for every class, in a stable order (class, then index).
+
+    Args:
+        dataset: dataset name recorded in each row.
+        classes: the labels to generate.
+        generator: backend name.
+        model_id: the model's id, part of the content address.
+        strategy: prompt strategy.
+        clips_per_class: how many clips per class, one number or a number per label.
+        seed: run seed; each clip gets its own seed derived from it.
+        template: label-guided prompt template.
+    """
+    if not classes:
+        raise ValueError(f"cannot plan generation for '{dataset}': the label list is empty")
+    counts = {info.label: clips_per_class for info in classes} if isinstance(clips_per_class, int) else clips_per_class
+    rows = []
+    for info in classes:
+        count = counts.get(info.label, 0)
+        if count < 0:
+            raise ValueError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
+        prompt = make_prompt(strategy, info.label_text, template)
+        for index in range(count):
+            seed_k = clip_seed(seed, info.label, index)
+            rows.append(
+                {
+                    "id": clip_id(generator, model_id, strategy, info.label, index, seed_k),
+                    "dataset": dataset,
+                    "label": info.label,
+                    "label_id": info.label_id,
+                    "generator": generator,
+                    "model_id": model_id,
+                    "strategy": strategy,
+                    "prompt": prompt,
+                    "seed": seed_k,
+                    "index": index,
+                }
+            )
+    return rows

@@ -1,0 +1,72 @@
+"""The generation stage of an experiment: from a spec and a manifest to the shards it needs."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+from raysynth.config import ExperimentSpec
+from raysynth.datasets import get_recipe, read_manifest
+from raysynth.generate.engine import GenerationSummary, existing_ids, run_generation
+from raysynth.generate.plan import ClassInfo, plan_clips, shard_dir
+from raysynth.generators import resolve_model_id
+
+
+def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
+    """The classes of a manifest (by label id) and each class's clip count in the train split."""
+    table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
+    classes = {row["label"]: ClassInfo(row["label"], row["label_id"], row["label_text"]) for row in table}
+    train_counts = Counter(row["label"] for row in table if row["split"] == "train")
+    return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)
+
+
+def synth_counts(train_counts: dict[str, int], multiplier: float) -> dict[str, int]:
+    """Synthetic clips per class: ``multiplier`` x the class's clips in the full training split."""
+    return {label: math.ceil(multiplier * count) for label, count in train_counts.items()}
+
+
+def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplier: float) -> list[dict]:
+    classes, train_counts = manifest_classes(manifest)
+    recipe = get_recipe(spec.dataset.name)
+    return plan_clips(
+        dataset=spec.dataset.name,
+        classes=classes,
+        generator=spec.generation.generator,
+        model_id=resolve_model_id(spec.generation),
+        strategy=strategy,
+        clips_per_class=synth_counts(train_counts, multiplier),
+        seed=spec.generation.seed,
+        template=spec.generation.prompt_template or recipe.prompt_template,
+    )
+
+
+def store_dir(spec: ExperimentSpec, store: Path, strategy: str) -> Path:
+    return shard_dir(store, spec.dataset.name, spec.generation.generator, strategy)
+
+
+def missing_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> dict[str, int]:
+    """Per strategy, how many planned clips are not on disk yet (the largest multiplier counts)."""
+    multiplier = max(spec.grid.synth_multiplier)
+    missing = {}
+    for strategy in spec.grid.strategy:
+        plan = plan_for_spec(spec, manifest, strategy, multiplier)
+        done = existing_ids(store_dir(spec, store, strategy))
+        missing[strategy] = sum(row["id"] not in done for row in plan)
+    return missing
+
+
+def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[GenerationSummary]:
+    """Generate whatever the spec's largest synth_multiplier needs and is not on disk yet."""
+    if not spec.needs_synthetic():
+        return []
+    multiplier = max(spec.grid.synth_multiplier)
+    summaries = []
+    for strategy in spec.grid.strategy:
+        plan = plan_for_spec(spec, manifest, strategy, multiplier)
+        summaries.append(
+            run_generation(
+                plan, store_dir(spec, store, strategy), spec.generation, spec.dataset.sample_rate, spec.spec_hash()
+            )
+        )
+    return summaries

@@ -1,0 +1,119 @@
+"""AudioGen (Kreuk et al., 2023) through audiocraft: text to 16 kHz general sound.
+
+The real model loads with ``AudioGen.get_pretrained('facebook/audiogen-medium')``, from the
+Hugging Face hub or a local directory holding ``compression_state_dict.bin`` and
+``state_dict.bin``. :func:`build_tiny_audiogen` builds the same classes at toy size with random
+weights, offline, for tests and ``--smoke-test``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from raysynth.generators.base import GeneratorError, register_generator
+
+if TYPE_CHECKING:
+    from audiocraft.models import AudioGen
+
+    from raysynth.config import GenerationConfig
+
+DEFAULT_MODEL_ID = "facebook/audiogen-medium"
+TINY_MODEL_ID = "raysynth/tiny-audiogen"
+
+
+def build_tiny_audiogen(seed: int = 0, device: str = "cpu") -> AudioGen:
+    """AudioGen made of audiocraft's own modules at toy size, random weights, no download.
+
+    Like audiocraft's ``'debug'`` model, but with the ``noop`` tokenizer (the ``whitespace``
+    one needs a spaCy model download).
+    """
+    from audiocraft.models import AudioGen
+    from audiocraft.models.builders import get_debug_compression_model
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
+    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
+
+    torch.manual_seed(seed)
+    dim = 16
+    compression = get_debug_compression_model(device, sample_rate=16000)
+    conditioner = LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
+    fuser = ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []})
+    lm = LMModel(
+        DelayedPatternProvider(n_q=4),
+        ConditioningProvider({"description": conditioner}),
+        fuser,
+        n_q=4,
+        card=400,
+        dim=dim,
+        num_heads=4,
+        custom=True,
+        num_layers=2,
+        cross_attention=True,
+        causal=True,
+    )
+    return AudioGen(TINY_MODEL_ID, compression, lm.to(device).eval(), max_duration=10)
+
+
+def load_audiogen(model_id: str, device: str) -> AudioGen:
+    """``AudioGen.get_pretrained`` with an error that says how to get the weights offline."""
+    from audiocraft.models import AudioGen
+
+    try:
+        return AudioGen.get_pretrained(model_id, device=device)
+    except Exception as error:  # hub, network and file errors all surface differently
+        raise GeneratorError(
+            f"cannot load AudioGen model '{model_id}': {type(error).__name__}: {error}. "
+            f"On a machine with network access, pre-download it with "
+            f"`huggingface-cli download {model_id}` (then set HF_HUB_OFFLINE=1), or set "
+            f"generation.model_id to a local directory holding compression_state_dict.bin and "
+            f"state_dict.bin."
+        ) from error
+
+
+class AudioGenGenerator:
+    """Batched AudioGen inference.
+
+    Args:
+        model: a loaded ``AudioGen``.
+        top_k: top-k sampling of the language model.
+        guidance: classifier-free guidance coefficient.
+    """
+
+    name = "audiogen"
+
+    def __init__(self, model: AudioGen, top_k: int = 250, guidance: float = 3.0) -> None:
+        self.model = model
+        self.model_id = model.name
+        self.sample_rate = int(model.sample_rate)
+        self.top_k = top_k
+        self.guidance = guidance
+
+    @classmethod
+    def from_config(cls, config: GenerationConfig) -> AudioGenGenerator:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if config.tiny:
+            model = build_tiny_audiogen(seed=config.seed, device=device)
+        else:
+            model = load_audiogen(config.model_id or DEFAULT_MODEL_ID, device)
+        return cls(model, top_k=config.top_k, guidance=config.guidance)
+
+    def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
+        """Generate one clip per prompt.
+
+        The batch is seeded with its first seed, so a batch is reproducible as a whole.
+        """
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        if not 0 < duration_s <= self.model.max_duration:
+            raise ValueError(f"duration_s has to be in (0, {self.model.max_duration}], but is {duration_s}")
+        self.model.set_generation_params(duration=duration_s, top_k=self.top_k, cfg_coef=self.guidance)
+        torch.manual_seed(seeds[0])
+        with torch.inference_mode():
+            wav = self.model.generate(prompts, progress=False)
+        return [clip[0].float().cpu().numpy() for clip in wav]
+
+
+register_generator("audiogen", DEFAULT_MODEL_ID, TINY_MODEL_ID)(AudioGenGenerator.from_config)

@@ -1,0 +1,126 @@
+"""Training data: the real subset, the synthetic clips and their mixture, read straight from Parquet.
+
+Trials read manifests and shards with Arrow on the worker; no audio passes through the driver.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pds
+
+from raysynth.audio import decode_flac, fix_length
+from raysynth.datasets import read_manifest, stratified_subset
+from raysynth.datasets.sampling import require_classes
+from raysynth.generate.engine import SHARD_GLOB
+
+
+@dataclass
+class ClipSet:
+    """Waveforms of equal length, their label ids and clip ids."""
+
+    waves: np.ndarray  # [n, num_samples] float32
+    labels: np.ndarray  # [n] int64
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @staticmethod
+    def concat(*sets: ClipSet) -> ClipSet:
+        sets = tuple(s for s in sets if len(s))
+        if not sets:
+            raise ValueError("nothing to concatenate: every clip set is empty")
+        return ClipSet(
+            np.concatenate([s.waves for s in sets]),
+            np.concatenate([s.labels for s in sets]),
+            [i for s in sets for i in s.ids],
+        )
+
+
+def decode_rows(table: pa.Table, num_samples: int, sample_rate: int) -> ClipSet:
+    """Decode the FLAC audio column of ``table`` into a fixed-length :class:`ClipSet`."""
+    rows = table.select(["id", "label_id", "audio", "sample_rate"]).to_pylist()
+    waves = np.zeros((len(rows), num_samples), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row["sample_rate"] != sample_rate:
+            raise ValueError(f"clip {row['id']} is at {row['sample_rate']} Hz, expected {sample_rate} Hz")
+        wave, _ = decode_flac(row["audio"]["bytes"])
+        waves[i] = fix_length(wave, num_samples)
+    return ClipSet(waves, np.array([r["label_id"] for r in rows], dtype=np.int64), [r["id"] for r in rows])
+
+
+@dataclass
+class RealData:
+    train: pa.Table  # the real_fraction subset
+    valid: pa.Table
+    test: pa.Table
+    class_names: list[str]
+    train_counts: dict[str, int]  # per class, in the full training split
+
+
+def load_real(manifest: Path, real_fraction: float, seed: int) -> RealData:
+    """Split a manifest and take the stratified, nested ``real_fraction`` of its train split."""
+    table = read_manifest(manifest)
+    split = table.column("split").to_numpy(zero_copy_only=False)
+    labels = table.column("label").to_pylist()
+    label_ids = table.column("label_id").to_pylist()
+    names = dict(sorted(set(zip(label_ids, labels, strict=True))))
+    class_names = [names[i] for i in sorted(names)]
+    train = table.filter(pa.array(split == "train"))
+    ids = train.column("id").to_pylist()
+    train_labels = train.column("label").to_pylist()
+    chosen = set(stratified_subset(ids, train_labels, real_fraction, seed))
+    subset = train.filter(pa.array([i in chosen for i in ids]))
+    if real_fraction > 0:
+        require_classes(subset.column("label").to_pylist(), class_names, real_fraction, str(manifest))
+    return RealData(
+        train=subset,
+        valid=table.filter(pa.array(split == "valid")),
+        test=table.filter(pa.array(split == "test")),
+        class_names=class_names,
+        train_counts=dict(Counter(train_labels)),
+    )
+
+
+def load_synthetic(shards: Path, model_id: str, counts: dict[str, int]) -> pa.Table:
+    """The first ``counts[label]`` clips (by index) of each class from the shards of ``model_id``.
+
+    Raises:
+        FileNotFoundError: a class has fewer clips on disk than asked for.
+    """
+    files = sorted(Path(shards).glob(SHARD_GLOB))
+    if not files:
+        raise FileNotFoundError(f"no synthetic shards in {shards}; run the generation stage first")
+    table = pds.dataset([str(f) for f in files], format="parquet").to_table(
+        filter=pds.field("model_id") == model_id
+    )
+    labels = table.column("label").to_pylist()
+    index = table.column("index").to_pylist()
+    keep = [i < counts.get(label, 0) for label, i in zip(labels, index, strict=True)]
+    table = table.filter(pa.array(keep, type=pa.bool_())).sort_by([("label_id", "ascending"), ("index", "ascending")])
+    have = Counter(table.column("label").to_pylist())
+    short = {label: (have.get(label, 0), n) for label, n in counts.items() if have.get(label, 0) < n}
+    if short:
+        detail = ", ".join(f"'{k}' {h}/{n}" for k, (h, n) in sorted(short.items()))
+        raise FileNotFoundError(f"{shards} (model {model_id}) lacks synthetic clips: {detail}")
+    return table
+
+
+def hold_back(table: pa.Table, fraction: float = 0.1) -> tuple[pa.Table, pa.Table]:
+    """Split synthetic clips per class: the last ``fraction`` (by index, at least one) for validation."""
+    labels = table.column("label").to_pylist()
+    totals = Counter(labels)
+    seen: Counter[str] = Counter()
+    is_valid = []
+    for label in labels:
+        n_valid = max(1, math.ceil(fraction * totals[label])) if totals[label] > 1 else 0
+        is_valid.append(seen[label] >= totals[label] - n_valid)
+        seen[label] += 1
+    mask = pa.array(is_valid, type=pa.bool_())
+    return table.filter(pa.compute.invert(mask)), table.filter(mask)
