@@ -96,7 +96,8 @@ class PrepareReport:
             f"{self.dataset}: {self.clips} clips, {self.total_seconds / 60:.1f} min -> {self.manifest}",
             "  per split: " + ", ".join(f"{k}={v}" for k, v in sorted(self.per_split.items())),
             "  per class: " + ", ".join(f"{k}={v}" for k, v in sorted(self.per_class.items())),
-            "  original sample rates: " + ", ".join(f"{k} Hz x{v}" for k, v in self.orig_sample_rates.items()),
+            "  original sample rates: "
+            + ", ".join(f"{k} Hz x{v}" for k, v in self.orig_sample_rates.items()),
         ]
         if self.skipped:
             first = "; ".join(f"{name} ({why})" for name, why in self.skipped[:5])
@@ -143,7 +144,9 @@ def write_manifest(
         )
         report.total_seconds += decoded.wave.size / sample_rate
     if not rows:
-        raise DatasetError(f"{dataset}: no readable audio among the corpus files ({len(report.skipped)} skipped)")
+        raise DatasetError(
+            f"{dataset}: no readable audio among the corpus files ({len(report.skipped)} skipped)"
+        )
     write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), manifest)
     report.clips = len(rows)
     report.per_split = dict(Counter(row["split"] for row in rows))

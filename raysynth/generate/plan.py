@@ -61,7 +61,11 @@ def plan_clips(
     """
     if not classes:
         raise ValueError(f"cannot plan generation for '{dataset}': the label list is empty")
-    counts = {info.label: clips_per_class for info in classes} if isinstance(clips_per_class, int) else clips_per_class
+    counts = (
+        {info.label: clips_per_class for info in classes}
+        if isinstance(clips_per_class, int)
+        else clips_per_class
+    )
     rows = []
     for info in classes:
         count = counts.get(info.label, 0)

@@ -66,7 +66,11 @@ def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[
         plan = plan_for_spec(spec, manifest, strategy, multiplier)
         summaries.append(
             run_generation(
-                plan, store_dir(spec, store, strategy), spec.generation, spec.dataset.sample_rate, spec.spec_hash()
+                plan,
+                store_dir(spec, store, strategy),
+                spec.generation,
+                spec.dataset.sample_rate,
+                spec.spec_hash(),
             )
         )
     return summaries

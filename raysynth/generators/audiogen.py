@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from raysynth.audio import fix_length
 from raysynth.generators.base import GeneratorError, register_generator
 
 if TYPE_CHECKING:
@@ -113,7 +114,9 @@ class AudioGenGenerator:
         torch.manual_seed(seeds[0])
         with torch.inference_mode():
             wav = self.model.generate(prompts, progress=False)
-        return [clip[0].float().cpu().numpy() for clip in wav]
+        # The LM works in whole codec frames; pad or crop to the exact requested length.
+        num_samples = int(round(duration_s * self.sample_rate))
+        return [fix_length(clip[0].float().cpu().numpy(), num_samples) for clip in wav]
 
 
 register_generator("audiogen", DEFAULT_MODEL_ID, TINY_MODEL_ID)(AudioGenGenerator.from_config)

@@ -49,7 +49,9 @@ def register_generator(name: str, default_model_id: str, tiny_model_id: str):
 
 def check_generator_name(name: str) -> None:
     if name not in GENERATORS:
-        raise GeneratorError(f"unknown generator '{name}'; registered generators: {', '.join(sorted(GENERATORS))}")
+        raise GeneratorError(
+            f"unknown generator '{name}'; registered generators: {', '.join(sorted(GENERATORS))}"
+        )
 
 
 def resolve_model_id(config: GenerationConfig) -> str:

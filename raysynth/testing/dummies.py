@@ -15,7 +15,9 @@ from raysynth.schemas import REAL_MANIFEST_SCHEMA, SYNTH_SHARD_SCHEMA, write_tab
 TOY_LABELS = ["beep", "chirp", "noise burst", "click train"]
 
 
-def dummy_clip(label: str = "beep", seed: int = 0, sample_rate: int = 16000, seconds: float = 1.0) -> np.ndarray:
+def dummy_clip(
+    label: str = "beep", seed: int = 0, sample_rate: int = 16000, seconds: float = 1.0
+) -> np.ndarray:
     """A clip of one of the toy classes: easy to tell apart, different for every seed."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(sample_rate * seconds)) / sample_rate
@@ -45,12 +47,19 @@ def make_toy_corpus(target_dir: str | Path, clips_per_class: int = 16, sample_ra
         for index in range(clips_per_class):
             path = folder / f"{label.replace(' ', '_')}_{index}.wav"
             if not path.exists():
-                sf.write(path, dummy_clip(label, seed=1000 * label_id + index, sample_rate=sample_rate), sample_rate)
+                sf.write(
+                    path,
+                    dummy_clip(label, seed=1000 * label_id + index, sample_rate=sample_rate),
+                    sample_rate,
+                )
     return corpus
 
 
 def dummy_manifest(
-    path: Path, labels: list[str] | None = None, per_split: dict[str, int] | None = None, sample_rate: int = 16000
+    path: Path,
+    labels: list[str] | None = None,
+    per_split: dict[str, int] | None = None,
+    sample_rate: int = 16000,
 ) -> Path:
     """A real-manifest Parquet of toy clips, with ``per_split`` clips per class and split."""
     labels = labels or TOY_LABELS
@@ -59,7 +68,10 @@ def dummy_manifest(
     for label_id, label in enumerate(labels):
         for split, count in per_split.items():
             for index in range(count):
-                wave = dummy_clip(label if label in TOY_LABELS else "beep", seed=zlib.crc32(f"{label}/{split}/{index}".encode()))
+                wave = dummy_clip(
+                    label if label in TOY_LABELS else "beep",
+                    seed=zlib.crc32(f"{label}/{split}/{index}".encode()),
+                )
                 rows.append(
                     {
                         "id": f"dummy/{label}/{split}/{index}",
@@ -79,7 +91,9 @@ def dummy_manifest(
     return write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), Path(path))
 
 
-def dummy_shard(path: Path, labels: list[str] | None = None, clips_per_class: int = 4, sample_rate: int = 16000) -> Path:
+def dummy_shard(
+    path: Path, labels: list[str] | None = None, clips_per_class: int = 4, sample_rate: int = 16000
+) -> Path:
     """A synthetic shard of toy clips in the shard schema."""
     labels = labels or TOY_LABELS
     rows = []

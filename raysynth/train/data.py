@@ -103,7 +103,9 @@ def load_synthetic(shards: Path, model_id: str, counts: dict[str, int]) -> pa.Ta
     labels = table.column("label").to_pylist()
     index = table.column("index").to_pylist()
     keep = [i < counts.get(label, 0) for label, i in zip(labels, index, strict=True)]
-    table = table.filter(pa.array(keep, type=pa.bool_())).sort_by([("label_id", "ascending"), ("index", "ascending")])
+    table = table.filter(pa.array(keep, type=pa.bool_())).sort_by(
+        [("label_id", "ascending"), ("index", "ascending")]
+    )
     have = Counter(table.column("label").to_pylist())
     short = {label: (have.get(label, 0), n) for label, n in counts.items() if have.get(label, 0) < n}
     if short:

@@ -13,7 +13,9 @@ class LogMel(torch.nn.Module):
     Referencing each clip to its own peak makes the features invariant to recording level.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0):
+    def __init__(
+        self, sample_rate: int = 16000, n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0
+    ):
         super().__init__()
         n_fft = int(round(sample_rate * win_ms / 1000))
         self.mel = torchaudio.transforms.MelSpectrogram(
@@ -34,5 +36,7 @@ class LogMel(torch.nn.Module):
 @torch.inference_mode()
 def compute_features(waves: np.ndarray, extractor: LogMel, batch_size: int = 256) -> torch.Tensor:
     """Log-mel features of every row of ``waves``."""
-    chunks = [extractor(torch.from_numpy(waves[i : i + batch_size])) for i in range(0, len(waves), batch_size)]
+    chunks = [
+        extractor(torch.from_numpy(waves[i : i + batch_size])) for i in range(0, len(waves), batch_size)
+    ]
     return torch.cat(chunks)

@@ -90,7 +90,9 @@ def _predict(model: nn.Module, features: torch.Tensor, batch_size: int) -> np.nd
     return torch.cat(logits).argmax(dim=1).numpy()
 
 
-def run_trial(config: dict[str, Any], context: TrialContext, report: Callable[[dict[str, Any]], None]) -> dict:
+def run_trial(
+    config: dict[str, Any], context: TrialContext, report: Callable[[dict[str, Any]], None]
+) -> dict:
     """Train and evaluate one configuration, calling ``report`` once per epoch.
 
     Args:
@@ -110,7 +112,9 @@ def run_trial(config: dict[str, Any], context: TrialContext, report: Callable[[d
     # 1. Data: mixture, then log-mel features once, normalised with training statistics.
     mixture = build_mixture(config, context)
     extractor = LogMel(context.sample_rate, settings.n_mels)
-    feats = {name: compute_features(getattr(mixture, name).waves, extractor) for name in ("train", "valid", "test")}
+    feats = {
+        name: compute_features(getattr(mixture, name).waves, extractor) for name in ("train", "valid", "test")
+    }
     mean, std = feats["train"].mean(), feats["train"].std() + 1e-5
     feats = {name: (f - mean) / std for name, f in feats.items()}
     targets = torch.from_numpy(mixture.train.labels)
@@ -118,7 +122,9 @@ def run_trial(config: dict[str, Any], context: TrialContext, report: Callable[[d
 
     # 2. Model and optimiser.
     model = BACKBONES[settings.backbone](num_classes)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
     steps_per_epoch = math.ceil(len(targets) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.learning_rate, total_steps=settings.epochs * steps_per_epoch
@@ -137,13 +143,17 @@ def run_trial(config: dict[str, Any], context: TrialContext, report: Callable[[d
             batch = order[i : i + settings.batch_size]
             loss = loss_fn(model(_spec_augment(feats["train"][batch])), targets[batch])
             if not torch.isfinite(loss):
-                raise NaNLossError(f"loss became {loss.item()} at epoch {epoch}, step {i // settings.batch_size}")
+                raise NaNLossError(
+                    f"loss became {loss.item()} at epoch {epoch}, step {i // settings.batch_size}"
+                )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
             total += loss.item() * len(batch)
-        valid = classification_metrics(mixture.valid.labels, _predict(model, feats["valid"], 256), num_classes)
+        valid = classification_metrics(
+            mixture.valid.labels, _predict(model, feats["valid"], 256), num_classes
+        )
         test = classification_metrics(mixture.test.labels, _predict(model, feats["test"], 256), num_classes)
         if valid["acc"] > best_valid:
             best_valid = valid["acc"]

@@ -1,0 +1,57 @@
+"""Run an experiment: prepare data, generate missing synthetic clips, run the Ray Tune grid, print the table.
+
+python jobs/sweep.py --smoke-test
+python jobs/sweep.py --config search_spaces/fsdd.yaml --data-root ../shared/data
+ray job submit --working-dir . -- python jobs/sweep.py --config search_spaces/<x>.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from raysynth.cli import SMOKE_SPEC, init_ray, run_main
+from raysynth.config import load_spec, resolve_data_root, resolve_storage_path, resolve_work_dir
+from raysynth.report import load, pivot, to_markdown
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", help="experiment spec (YAML) in search_spaces/")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help=f"run {SMOKE_SPEC.name}: offline, tiny, minutes"
+    )
+    parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
+    parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
+    parser.add_argument("--storage-path", help="Ray Tune storage (local path or s3://)")
+    parser.add_argument("--name", help="experiment folder name (default <spec name>-<time>)")
+    parser.add_argument(
+        "--no-generate", action="store_true", help="fail, listing what is missing, instead of building it"
+    )
+    parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
+    args = parser.parse_args()
+    if not args.config and not args.smoke_test:
+        parser.error("give --config SPEC or --smoke-test")
+
+    from raysynth.sweep import run_sweep
+
+    spec = load_spec(args.config or SMOKE_SPEC)
+    work_dir = resolve_work_dir(spec, args.work_dir)
+    data_root = resolve_data_root(spec, args.data_root)
+    storage = resolve_storage_path(spec, work_dir, args.storage_path)
+    init_ray(args.num_cpus)
+    result = run_sweep(spec, data_root, work_dir, storage, args.name, args.no_generate)
+    for summary in result.generation:
+        print(summary)
+    print(
+        f"\n{result.num_trials} trial(s), {result.num_errors} failed, {result.seconds:.0f}s -> {result.experiment_dir}"
+    )
+    rows, cols = ["real_fraction"], ["synth_multiplier"]
+    print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
+    print(f"\nfull report: python jobs/report.py {result.experiment_dir}")
+    return 1 if result.num_errors else 0
+
+
+if __name__ == "__main__":
+    run_main(main)

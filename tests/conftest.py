@@ -1,0 +1,56 @@
+"""Shared fixtures: one session-scoped local Ray, the real recordings in ../shared/data, and tiny data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+def _shared_data_root() -> Path:
+    return Path(os.environ.get("RAYSYNTH_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (or ``$RAYSYNTH_TEST_DATA``). Skips where absent, but fails in CI, which always has it."""
+    root = _shared_data_root()
+    if not (root / "fsdd" / "recordings").is_dir():
+        message = f"real recordings not found at {root} (set RAYSYNTH_TEST_DATA)"
+        if IN_CI:
+            pytest.fail(message + "; CI must have them")
+        pytest.skip(message)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the whole test session."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI, an end-to-end test that was skipped (or deselected) fails the run: it must never be silent."""
+    if not IN_CI or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    ran_e2e = False
+    for report in reporter.stats.get("passed", []) if reporter else []:
+        if "e2e" in report.keywords:
+            ran_e2e = True
+    if not ran_e2e:
+        if reporter:
+            reporter.write_line("error: no end-to-end (e2e) test ran; CI requires one", red=True)
+        session.exitstatus = 1

@@ -1,0 +1,68 @@
+"""End to end: the smoke sweep through Ray Data and Ray Tune, then the report, as a user runs them."""
+
+import runpy
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+
+def run_job(script, *args, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(REPO_ROOT / "jobs" / script), run_name="__main__")
+    return info.value.code
+
+
+@pytest.mark.e2e
+def test_smoke_sweep_then_report(ray_session, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    code = run_job(
+        "sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke", monkeypatch=monkeypatch
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "4 trial(s), 0 failed" in out
+    assert "| real_fraction=0.5 |" in out and "synth_multiplier=1.0" in out
+    shards = sorted((work / "synthetic" / "toy" / "audiogen" / "label").glob("part-*.parquet"))
+    assert shards, "the generation stage wrote no shard"
+
+    # A second sweep reuses the shards: nothing new is generated.
+    code = run_job(
+        "sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "again", monkeypatch=monkeypatch
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "wrote 0 in 0 shard(s)" in out
+    assert sorted((work / "synthetic" / "toy" / "audiogen" / "label").glob("part-*.parquet")) == shards
+
+    exp = work / "ray_results" / "smoke"
+    code = run_job("report.py", str(exp), monkeypatch=monkeypatch)
+    out = capsys.readouterr().out
+    assert code == 0 and "± " in out
+    assert (exp / "trials.csv").is_file() and (exp / "table_selected_test_acc.csv").is_file()
+
+
+def test_bad_config_exits_2_with_message(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ndataset:\n  name: toy\ngird:\n  seed: 1\n")
+    assert run_job("sweep.py", "--config", str(spec), monkeypatch=monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'gird'" in err and "did you mean 'grid'" in err
+
+
+def test_unknown_dataset_exits_2(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ndataset:\n  name: esc51\n")
+    assert (
+        run_job("sweep.py", "--config", str(spec), "--work-dir", str(tmp_path), monkeypatch=monkeypatch) == 2
+    )
+    assert "unknown dataset 'esc51'; registered datasets: fsdd, toy" in capsys.readouterr().err
+
+
+def test_report_unknown_axis_exits_2(tmp_path, monkeypatch, capsys):
+    trial = tmp_path / "exp" / "t0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text('{"real_fraction": 1.0}')
+    (trial / "result.json").write_text('{"selected_test_acc": 0.5}\n')
+    assert run_job("report.py", str(tmp_path / "exp"), "--rows", "generator", monkeypatch=monkeypatch) == 2
+    assert "available:" in capsys.readouterr().err

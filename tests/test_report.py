@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+from raysynth.report import ReportError, load, pivot, to_markdown
+
+
+def fake_experiment(root, results):
+    """A Tune experiment folder as Tune writes it: <trial>/params.json and result.json (JSON lines)."""
+    for i, (config, accs) in enumerate(results):
+        trial = root / f"trainable_{i:05d}"
+        trial.mkdir(parents=True)
+        (trial / "params.json").write_text(json.dumps(config))
+        lines = [
+            json.dumps({"epoch": e + 1, "selected_test_acc": a, "config": config}) for e, a in enumerate(accs)
+        ]
+        (trial / "result.json").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_pivot_mean_std_over_seeds(tmp_path):
+    exp = fake_experiment(
+        tmp_path / "exp",
+        [
+            ({"real_fraction": 1.0, "synth_multiplier": 0, "seed": 0}, [0.5, 0.8]),
+            ({"real_fraction": 1.0, "synth_multiplier": 0, "seed": 1}, [0.6]),
+            ({"real_fraction": 0.5, "synth_multiplier": 0, "seed": 0}, [0.4]),
+        ],
+    )
+    df = load(exp)
+    assert len(df) == 3 and set(df["epochs_reported"]) == {1, 2}
+    stats = pivot(df, ["real_fraction"], ["synth_multiplier"])
+    row = stats[stats.real_fraction == 1.0].iloc[0]
+    assert row["mean"] == pytest.approx(0.7) and row["count"] == 2
+    assert row["std"] == pytest.approx(0.1414, abs=1e-3)
+    md = to_markdown(stats, ["real_fraction"], ["synth_multiplier"])
+    assert "0.700 ± 0.141 (n=2)" in md and "| real_fraction=0.5 | 0.400 ± 0.000 (n=1) |" in md
+
+
+def test_unknown_axis_lists_available(tmp_path):
+    df = load(fake_experiment(tmp_path / "e", [({"real_fraction": 1.0, "seed": 0}, [0.5])]))
+    with pytest.raises(ReportError, match=r"not in the results: generator; available: .*real_fraction"):
+        pivot(df, ["generator"], [])
+
+
+def test_combines_directories_and_rejects_empty(tmp_path):
+    a = fake_experiment(tmp_path / "a", [({"real_fraction": 1.0, "seed": 0}, [0.5])])
+    b = fake_experiment(tmp_path / "b", [({"real_fraction": 1.0, "seed": 1}, [0.7])])
+    assert len(load(a, b)) == 2
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReportError, match="no Tune trials"):
+        load(tmp_path / "empty")

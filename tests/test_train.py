@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from raysynth.config import TrainConfig
+from raysynth.testing import TOY_LABELS, dummy_manifest, dummy_shard
+from raysynth.train import NaNLossError, TrialContext, build_mixture, run_trial
+from raysynth.train.data import hold_back, load_synthetic
+from raysynth.train.metrics import classification_metrics
+
+
+def test_metrics_match_hand_computation():
+    targets = np.array([0, 0, 1, 1, 2, 2])
+    predictions = np.array([0, 1, 1, 1, 2, 0])
+    m = classification_metrics(targets, predictions, 3)
+    assert m["acc"] == pytest.approx(4 / 6)
+    assert m["precision"] == pytest.approx([0.5, 2 / 3, 1.0])
+    assert m["recall"] == pytest.approx([0.5, 1.0, 0.5])
+    f1 = [0.5, 0.8, 2 / 3]
+    assert m["macro_f1"] == pytest.approx(np.mean(f1))
+    assert m["confusion"][2] == [1, 0, 1]
+
+
+@pytest.fixture
+def context(tmp_path):
+    manifest = dummy_manifest(
+        tmp_path / "toy" / "manifest.parquet", per_split={"train": 10, "valid": 2, "test": 3}
+    )
+    shards = tmp_path / "synthetic"
+    dummy_shard(shards / "part-0.parquet", clips_per_class=12)
+    train = TrainConfig(epochs=2, batch_size=8, n_mels=32)
+    return TrialContext(str(manifest), {"label": str(shards)}, "dummy", 16000, 1.0, train)
+
+
+def config(real_fraction, multiplier, seed=0):
+    return {"real_fraction": real_fraction, "synth_multiplier": multiplier, "strategy": "label", "seed": seed}
+
+
+def test_mixture_counts(context):
+    mix = build_mixture(config(0.5, 1), context)
+    assert (mix.num_real, mix.num_synthetic) == (4 * 5, 4 * 10)
+    assert len(mix.train) == 60 and len(mix.valid) == 8 and len(mix.test) == 12
+    assert mix.train.waves.shape == (60, 16000)
+    assert sorted(np.unique(mix.train.labels, return_counts=True)[1]) == [15] * 4
+
+
+def test_zero_shot_validates_on_held_back_synthetic(context):
+    mix = build_mixture(config(0.0, 1), context)
+    assert mix.num_real == 0 and mix.num_synthetic == 4 * 9
+    assert all(i.startswith("synth/") for i in mix.valid.ids)
+    assert not set(mix.valid.ids) & set(mix.train.ids)
+
+
+def test_missing_synthetic_clips_are_reported(context):
+    with pytest.raises(FileNotFoundError, match="lacks synthetic clips"):
+        build_mixture(config(1.0, 2), context)
+
+
+def test_nothing_to_train_on(context):
+    with pytest.raises(ValueError, match="nothing to train on"):
+        build_mixture(config(0.0, 0), context)
+
+
+def test_synthetic_selection_is_nested(tmp_path):
+    dummy_shard(tmp_path / "part-0.parquet", clips_per_class=6)
+    small = load_synthetic(tmp_path, "dummy", {label: 2 for label in TOY_LABELS})
+    large = load_synthetic(tmp_path, "dummy", {label: 4 for label in TOY_LABELS})
+    assert set(small.column("id").to_pylist()) < set(large.column("id").to_pylist())
+    train, valid = hold_back(large, 0.25)
+    assert valid.num_rows == 4 and train.num_rows == 12
+
+
+def test_run_trial_reports_every_epoch_and_is_deterministic(context):
+    reports = []
+    last = run_trial(config(1.0, 1), context, reports.append)
+    assert [r["epoch"] for r in reports] == [1, 2]
+    for key in (
+        "train_loss",
+        "valid_acc",
+        "test_acc",
+        "test_macro_f1",
+        "selected_test_acc",
+        "selected_epoch",
+    ):
+        assert key in last
+    assert set(last["selected_test_precision"]) == set(TOY_LABELS)
+    again = run_trial(config(1.0, 1), context, lambda r: None)
+    assert again["train_loss"] == pytest.approx(last["train_loss"], rel=1e-5)
+
+
+def test_nan_loss_stops_with_reason(context):
+    bad = TrialContext(
+        context.manifest,
+        context.shards,
+        context.model_id,
+        16000,
+        1.0,
+        TrainConfig(epochs=1, batch_size=8, n_mels=32, learning_rate=1e30),
+    )
+    with pytest.raises(NaNLossError, match="loss became"):
+        run_trial(config(1.0, 0), bad, lambda r: None)
