@@ -79,3 +79,30 @@ def fix_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
         return wave[..., :num_samples]
     pad = [(0, 0)] * (wave.ndim - 1) + [(0, num_samples - wave.shape[-1])]
     return np.pad(wave, pad)
+
+
+def load_video_audio(path: str | os.PathLike[str], target_sr: int | None = None) -> Decoded:
+    """Decode the first audio stream of a video file (AVI, MP4, ...) with PyAV.
+
+    Raises:
+        AudioDecodeError: the file is unreadable or has no audio stream.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioDecodeError(f"{path} has no audio stream")
+            stream = container.streams.audio[0]
+            channels = stream.codec_context.channels
+            sample_rate = stream.codec_context.sample_rate
+            resampler = av.AudioResampler(format="fltp", layout="mono", rate=sample_rate)
+            chunks = [
+                out.to_ndarray()[0] for frame in container.decode(stream) for out in resampler.resample(frame)
+            ]
+            chunks += [out.to_ndarray()[0] for out in resampler.resample(None)]
+    except av.error.FFmpegError as error:
+        raise AudioDecodeError(f"cannot decode audio from {path}: {error}") from error
+    wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    out_sr = target_sr or sample_rate
+    return Decoded(resample(wave, sample_rate, out_sr), out_sr, sample_rate, channels)

@@ -98,3 +98,19 @@ def test_nan_loss_stops_with_reason(context):
     )
     with pytest.raises(NaNLossError, match="loss became"):
         run_trial(config(1.0, 0), bad, lambda r: None)
+
+
+def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
+    """The issue's bar on real audio: CNN, real data only, FSDD's own test split, >= 0.95."""
+    from conftest import REPO_ROOT
+
+    from raysynth.config import load_spec
+    from raysynth.datasets import prepare_dataset
+
+    spec = load_spec(REPO_ROOT / "search_spaces" / "fsdd.yaml")
+    manifest = prepare_dataset("fsdd", shared_data, tmp_path, spec.dataset.sample_rate)
+    context = TrialContext(
+        str(manifest), {}, "unused", spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train
+    )
+    last = run_trial(config(1.0, 0), context, lambda r: None)
+    assert last["selected_test_acc"] >= 0.95, last

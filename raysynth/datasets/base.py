@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from raysynth.audio import AudioDecodeError, encode_flac, load_audio
+from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
 from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema, write_table_atomic
 
 MANIFEST_NAME = "manifest.parquet"
@@ -37,6 +37,8 @@ class DatasetRecipe:
         layout: the official layout the recipe reads, shown when the root is wrong.
         url: where a user obtains the corpus.
         test_only: data made in code for tests and the smoke preset, not a real corpus.
+        folds: the number of official folds where ``split`` holds fold numbers ("1", "2", ...);
+            0 where it holds train/valid/test.
     """
 
     name: str
@@ -46,6 +48,7 @@ class DatasetRecipe:
     layout: str
     url: str
     test_only: bool = False
+    folds: int = 0
 
 
 DATASETS: dict[str, DatasetRecipe] = {}
@@ -76,6 +79,10 @@ class ClipSource:
     label_id: int
     label_text: str
     speaker: str | None = None
+    virtual: bool = False  # made by the recipe's loader (e.g. a crop of a noise file), no file of its own
+
+    def exists(self) -> bool:
+        return self.virtual or self.path.exists()
 
 
 @dataclass
@@ -90,6 +97,9 @@ class PrepareReport:
     per_class: dict[str, int] = field(default_factory=dict)
     total_seconds: float = 0.0
     orig_sample_rates: dict[int, int] = field(default_factory=dict)
+    orig_channels: dict[int, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [
@@ -105,20 +115,43 @@ class PrepareReport:
         return "\n".join(lines)
 
 
+ON_MISSING = ("fail", "continue")
+
+
 def write_manifest(
-    dataset: str, sources: Iterable[ClipSource], output_dir: Path, sample_rate: int
+    dataset: str,
+    sources: Iterable[ClipSource],
+    output_dir: Path,
+    sample_rate: int,
+    on_missing: str = "fail",
+    notes: Iterable[str] = (),
+    loader: Callable[[Path, int], Decoded] = load_audio,
 ) -> PrepareReport:
     """Decode, resample and FLAC-encode every source into ``<output_dir>/<dataset>/manifest.parquet``.
 
-    Unreadable or empty files are skipped and counted in the report, never fatal.
+    Unreadable or empty files are skipped and counted in the report, never fatal. Sources whose
+    file does not exist (a metadata row without audio) fail the run with ``on_missing="fail"``,
+    or are counted and left out with ``"continue"``.
     """
+    if on_missing not in ON_MISSING:
+        raise ValueError(f"on_missing has to be one of {ON_MISSING}, but is {on_missing!r}")
     manifest = Path(output_dir) / dataset / MANIFEST_NAME
-    report = PrepareReport(dataset=dataset, manifest=manifest)
+    report = PrepareReport(dataset=dataset, manifest=manifest, notes=list(notes))
+    sources = list(sources)
+    report.missing = [str(s.path.name) for s in sources if not s.exists()]
+    if report.missing and on_missing == "fail":
+        raise DatasetError(
+            f"{dataset}: {len(report.missing)} metadata row(s) point at audio that does not exist, first: "
+            f"{', '.join(report.missing[:5])}. Pass --on-missing continue to prepare the rest."
+        )
     rows: list[dict] = []
     rates: Counter[int] = Counter()
+    channels: Counter[int] = Counter()
     for source in sources:
+        if not source.exists():
+            continue
         try:
-            decoded = load_audio(source.path, sample_rate)
+            decoded = loader(source.path, sample_rate)
         except AudioDecodeError as error:
             report.skipped.append((source.path.name, str(error).splitlines()[0][-80:]))
             continue
@@ -126,6 +159,7 @@ def write_manifest(
             report.skipped.append((source.path.name, "zero-length audio"))
             continue
         rates[decoded.orig_sample_rate] += 1
+        channels[decoded.orig_channels] += 1
         rows.append(
             {
                 "id": source.id,
@@ -152,6 +186,7 @@ def write_manifest(
     report.per_split = dict(Counter(row["split"] for row in rows))
     report.per_class = dict(Counter(row["label"] for row in rows))
     report.orig_sample_rates = dict(rates)
+    report.orig_channels = dict(channels)
     return report
 
 
@@ -253,3 +288,71 @@ def prepare_dataset(
                 f"{data_root}` (source: {recipe.url})"
             )
     return recipe.prepare(corpus_dir, work_dir, sample_rate).manifest
+
+
+def locate(corpus_dir: Path, marker: str, dataset: str, layout: str, url: str) -> Path:
+    """The folder under ``corpus_dir`` (itself, or one level down) that holds ``marker``.
+
+    Archives unpack into a top folder (``ESC-50-master/``, ``UrbanSound8K/``); both that folder
+    and its parent are accepted as the corpus directory.
+    """
+    corpus_dir = Path(corpus_dir)
+    candidates = (
+        [corpus_dir, *sorted(p for p in corpus_dir.glob("*") if p.is_dir())] if corpus_dir.is_dir() else []
+    )
+    for candidate in candidates:
+        if list(candidate.glob(marker)):
+            return candidate
+    raise DatasetError(
+        f"{corpus_dir} does not look like {dataset}: expected the layout {layout} (looked for {marker}). "
+        f"Get the corpus from {url}"
+    )
+
+
+def group_split(
+    groups: Iterable[str], seed: int = 0, valid: float = 0.1, test: float = 0.2
+) -> dict[str, str]:
+    """Assign whole groups (speakers, actors, source files) to train/valid/test, seeded.
+
+    Every split gets at least one group when there are three or more, so no group is in two splits.
+    """
+    import numpy as np
+
+    unique = sorted(set(groups))
+    order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
+    n_test = max(1, round(test * len(unique))) if test > 0 and len(unique) >= 3 else 0
+    n_valid = max(1, round(valid * len(unique))) if valid > 0 and len(unique) >= 3 else 0
+    assignment = {}
+    for position, group in enumerate(order):
+        assignment[group] = (
+            "test" if position < n_test else "valid" if position < n_test + n_valid else "train"
+        )
+    return assignment
+
+
+def stratified_split(
+    keys: list[str], labels: list[str], seed: int = 0, valid: float = 0.1, test: float = 0.2
+) -> dict[str, str]:
+    """Assign clips to train/valid/test within each class, seeded (for corpora with no official split)."""
+    from raysynth.datasets.sampling import class_order
+
+    by_class: dict[str, list[str]] = {}
+    for key, label in zip(keys, labels, strict=True):
+        by_class.setdefault(label, []).append(key)
+    assignment = {}
+    for label, members in by_class.items():
+        order = class_order(members, seed, label)
+        n_test, n_valid = round(test * len(order)), round(valid * len(order))
+        for position, key in enumerate(order):
+            assignment[key] = (
+                "test" if position < n_test else "valid" if position < n_test + n_valid else "train"
+            )
+    return assignment
+
+
+def words(identifier: str) -> str:
+    """``door_wood_knock`` -> ``door wood knock``; ``CuttingInKitchen`` -> ``cutting in kitchen``."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", identifier.replace("_", " ").replace("-", " "))
+    return " ".join(spaced.lower().split())
