@@ -1,7 +1,12 @@
 """Prepare a dataset: read the corpus in its official layout and write the real manifest (Parquet).
 
-python jobs/prepare.py fsdd --root ../shared/data
-python jobs/prepare.py fsdd --download --root ~/data     # needs network
+    python jobs/prepare.py fsdd --root ../shared/data
+    python jobs/prepare.py emodb --root ../shared/data
+    python jobs/prepare.py esc50 --download --root ~/data             # needs network
+    python jobs/prepare.py noise:../shared/data/noise_speech_commands/_background_noise_ --test-files running_tap
+
+Prints clips per split and per class, total duration, original sample rates and channels, and
+every problem found (unreadable files, metadata rows without audio, absent folds).
 """
 
 from __future__ import annotations
@@ -12,37 +17,46 @@ from pathlib import Path
 
 from raysynth.cli import run_main
 from raysynth.config import DATA_ENV, DEFAULT_WORK_DIR, WORK_ENV
-from raysynth.datasets import DATASETS, DatasetError, get_recipe
+from raysynth.datasets import DATASETS, DatasetError
+from raysynth.datasets.base import ON_MISSING, prepare_report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("name", help=f"dataset: {', '.join(sorted(DATASETS))}")
+    parser.add_argument("name", help=f"dataset: {', '.join(sorted(DATASETS))}, or noise:<dir>")
     parser.add_argument("--root", help=f"corpora root (default ${DATA_ENV}); the corpus is <root>/<name>")
     parser.add_argument(
         "--work-dir", help=f"where the manifest goes (default ${WORK_ENV} or ./{DEFAULT_WORK_DIR})"
     )
     parser.add_argument("--download", action="store_true", help="download the corpus first if it is absent")
     parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument(
+        "--on-missing", choices=ON_MISSING, help="metadata rows without audio: fail (default) or continue"
+    )
+    parser.add_argument("--split-list", type=int, choices=(1, 2, 3), help="UCF101's official list")
+    parser.add_argument("--test-files", nargs="+", help="noise:<dir> only: file stems held out as test noise")
+    parser.add_argument("--seed", type=int, help="seed of seeded splits (gtzan, tess, crema_d, noise)")
+    parser.add_argument("--force", action="store_true", help="prepare again even if the manifest exists")
     args = parser.parse_args()
 
-    recipe = get_recipe(args.name)
-    root = Path(args.root or os.environ.get(DATA_ENV) or "")
-    if not str(root) or str(root) == ".":
-        raise DatasetError(f"give --root or set ${DATA_ENV}: the folder that holds {recipe.layout}")
+    root = args.root or os.environ.get(DATA_ENV)
+    if not root and not args.name.startswith("noise:"):
+        raise DatasetError(f"give --root or set ${DATA_ENV}: the folder that holds <root>/{args.name}")
     work_dir = Path(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
-    corpus = root / recipe.name
-    if args.download and not corpus.is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        corpus = recipe.download(root)
-    if not corpus.is_dir():
-        raise DatasetError(
-            f"expected the '{recipe.name}' corpus at {corpus} (layout {recipe.layout}); "
-            f"get it with `python jobs/prepare.py {recipe.name} --download --root {root}` (source: {recipe.url})"
-        )
-    report = recipe.prepare(corpus, work_dir, args.sample_rate)
+    report = prepare_report(
+        args.name,
+        Path(root) if root else None,
+        work_dir,
+        args.sample_rate,
+        download=args.download,
+        force=args.force,
+        on_missing=args.on_missing,
+        split_list=args.split_list,
+        test_files=args.test_files,
+        seed=args.seed,
+    )
     print(report.summary())
     return 0
 

@@ -1,6 +1,15 @@
 """Dataset recipes (one module per corpus) and the ``DATASETS`` registry."""
 
-from raysynth.datasets import fsdd, toy  # noqa: F401  (registers the recipes)
+from raysynth.datasets import (  # noqa: F401  (each module registers its recipes)
+    emotion,
+    esc50,
+    fsdd,
+    gtzan,
+    speech_commands,
+    toy,
+    ucf101,
+    us8k,
+)
 from raysynth.datasets.base import (
     DATASETS,
     MANIFEST_NAME,

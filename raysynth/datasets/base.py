@@ -62,7 +62,24 @@ def register_dataset(recipe: DatasetRecipe) -> DatasetRecipe:
 
 
 def get_recipe(name: str) -> DatasetRecipe:
-    """The registered recipe for ``name``, or a ``KeyError`` that lists the registered names."""
+    """The registered recipe for ``name``, or a ``KeyError`` that lists the registered names.
+
+    ``noise:<dir>`` gives a recipe for any folder of noise recordings.
+    """
+    if name.startswith("noise:"):
+        from raysynth.datasets.noise import noise_name, prepare_noise
+
+        directory = Path(name.split(":", 1)[1]).expanduser()
+
+        def prepare(corpus_dir: Path, output_dir: Path, sample_rate: int = 16000, **kwargs) -> PrepareReport:
+            return prepare_noise(directory, output_dir, sample_rate, **kwargs)
+
+        def download(target_dir: Path) -> Path:
+            raise DatasetError(f"noise folders are not downloaded; {directory} has to exist")
+
+        return DatasetRecipe(
+            noise_name(directory), download, prepare, "{label} noise", f"{directory}/*.wav", str(directory)
+        )
     if name not in DATASETS:
         raise KeyError(f"unknown dataset '{name}'; registered datasets: {', '.join(sorted(DATASETS))}")
     return DATASETS[name]
@@ -108,10 +125,16 @@ class PrepareReport:
             "  per class: " + ", ".join(f"{k}={v}" for k, v in sorted(self.per_class.items())),
             "  original sample rates: "
             + ", ".join(f"{k} Hz x{v}" for k, v in self.orig_sample_rates.items()),
+            "  original channels: " + ", ".join(f"{k} ch x{v}" for k, v in self.orig_channels.items()),
         ]
         if self.skipped:
             first = "; ".join(f"{name} ({why})" for name, why in self.skipped[:5])
-            lines.append(f"  skipped {len(self.skipped)} unreadable file(s), first: {first}")
+            lines.append(f"  skipped {len(self.skipped)} unreadable or empty file(s), first: {first}")
+        if self.missing:
+            lines.append(
+                f"  {len(self.missing)} metadata row(s) without audio, first: {', '.join(self.missing[:5])}"
+            )
+        lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
@@ -252,6 +275,7 @@ def prepare_dataset(
     sample_rate: int = 16000,
     download: bool = False,
     force: bool = False,
+    **options,
 ) -> Path:
     """Make sure ``<work_dir>/<name>/manifest.parquet`` exists, preparing it from the corpus if needed.
 
@@ -263,11 +287,34 @@ def prepare_dataset(
         sample_rate: the rate every clip is resampled to.
         download: fetch the corpus first when it is absent.
         force: prepare again even if the manifest exists.
+        options: recipe options (``on_missing``, ``seed``, ``split_list``, ...), where the recipe takes them.
     """
+    return prepare_report(name, data_root, work_dir, sample_rate, download, force, **options).manifest
+
+
+def prepare_report(
+    name: str,
+    data_root: Path | None,
+    work_dir: Path,
+    sample_rate: int = 16000,
+    download: bool = False,
+    force: bool = False,
+    **options,
+) -> PrepareReport:
+    """:func:`prepare_dataset`, returning the full :class:`PrepareReport` (empty if nothing was done)."""
+    import inspect
+
     recipe = get_recipe(name)
-    manifest = manifest_path(work_dir, name)
+    manifest = manifest_path(work_dir, recipe.name)
     if manifest.is_file() and not force:
-        return manifest
+        return PrepareReport(
+            dataset=recipe.name, manifest=manifest, notes=["manifest exists; not prepared again"]
+        )
+    accepted = inspect.signature(recipe.prepare).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    options = {k: v for k, v in options.items() if v is not None and (takes_any or k in accepted)}
+    if name.startswith("noise:"):
+        return recipe.prepare(Path(recipe.url), work_dir, sample_rate, **options)
     if data_root is None:
         if not recipe.test_only:
             raise DatasetError(
@@ -287,7 +334,7 @@ def prepare_dataset(
                 f"missing or empty. Get it with `python jobs/prepare.py {name} --download --root "
                 f"{data_root}` (source: {recipe.url})"
             )
-    return recipe.prepare(corpus_dir, work_dir, sample_rate).manifest
+    return recipe.prepare(corpus_dir, work_dir, sample_rate, **options)
 
 
 def locate(corpus_dir: Path, marker: str, dataset: str, layout: str, url: str) -> Path:
@@ -356,3 +403,33 @@ def words(identifier: str) -> str:
 
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", identifier.replace("_", " ").replace("-", " "))
     return " ".join(spaced.lower().split())
+
+
+STANDARD_SPLITS = {"train", "valid", "test"}
+
+
+def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], str, str]:
+    """Which manifest splits a trial trains, validates and tests on.
+
+    Manifests with ``train/valid/test`` use them as they are (``fold`` must be ``None``).
+    Manifests whose splits are fold numbers test on ``fold``, validate on the next fold
+    (cyclically) and train on the rest.
+
+    >>> split_roles({"1", "2", "3", "4", "5"}, 5)
+    ({'2', '3', '4'}, '1', '5')
+    """
+    splits = set(splits)
+    if splits <= STANDARD_SPLITS:
+        if fold is not None:
+            raise ValueError(
+                f"this dataset has fixed train/valid/test splits; fold has to be unset, but is {fold}"
+            )
+        return {"train"}, "valid", "test"
+    folds = sorted(splits, key=lambda s: int(s) if s.isdigit() else s)
+    if fold is None or str(fold) not in splits:
+        raise ValueError(
+            f"this dataset is split into folds {', '.join(folds)}; fold has to be one of them, but is {fold}"
+        )
+    test = str(fold)
+    valid = folds[(folds.index(test) + 1) % len(folds)]
+    return splits - {test, valid}, valid, test

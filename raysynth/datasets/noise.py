@@ -1,0 +1,107 @@
+"""Noise recordings from any folder (``noise:<dir>``): long files cut into fixed-length segments.
+
+Used for noise augmentation and noisy evaluation. Train and test noise are split by source
+file, so no recording is in both: by default a seeded third of the files (at least one) is
+test noise, or name the test files explicitly.
+
+>>> prepare_noise("../shared/data/noise_speech_commands/_background_noise_", "work",
+...               test_files=["running_tap"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from raysynth.audio import AudioDecodeError, encode_flac, load_audio
+from raysynth.datasets.base import DatasetError, PrepareReport, group_split
+from raysynth.schemas import REAL_MANIFEST_SCHEMA, write_table_atomic
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".au", ".aiff")
+
+
+def noise_name(directory: str | Path) -> str:
+    """The manifest name of a noise folder: ``noise_<folder name>``."""
+    return f"noise_{Path(directory).name.strip('_') or 'dir'}"
+
+
+def prepare_noise(
+    directory: str | Path,
+    output_dir: str | Path,
+    sample_rate: int = 16000,
+    segment_seconds: float = 5.0,
+    test_files: list[str] | None = None,
+    seed: int = 0,
+) -> PrepareReport:
+    """Write ``<output_dir>/noise_<name>/manifest.parquet``: segments, split train/test by source file.
+
+    Args:
+        directory: a folder of noise recordings.
+        output_dir: where the manifest goes.
+        sample_rate: target rate.
+        segment_seconds: segment length; a file's last partial segment is kept if at least half long.
+        test_files: file stems held out as test noise; default a seeded third of the files.
+        seed: seed of the default file split.
+    """
+    directory = Path(directory)
+    files = sorted(p for p in directory.glob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise DatasetError(f"{directory} holds no audio files ({', '.join(AUDIO_SUFFIXES)}) to use as noise")
+    name = noise_name(directory)
+    if test_files is None:
+        assignment = group_split([p.stem for p in files], seed, valid=0.0, test=1 / 3)
+    else:
+        unknown = sorted(set(test_files) - {p.stem for p in files})
+        if unknown:
+            raise DatasetError(
+                f"test noise file(s) {unknown} are not in {directory}; have {[p.stem for p in files]}"
+            )
+        assignment = {p.stem: "test" if p.stem in test_files else "train" for p in files}
+    report = PrepareReport(dataset=name, manifest=Path(output_dir) / name / "manifest.parquet")
+    rows, segment = [], int(segment_seconds * sample_rate)
+    for label_id, path in enumerate(files):
+        try:
+            decoded = load_audio(path, sample_rate)
+        except AudioDecodeError as error:
+            report.skipped.append((path.name, str(error)[-80:]))
+            continue
+        if decoded.wave.size == 0 or not np.any(decoded.wave):
+            report.skipped.append((path.name, "empty or silent: its SNR would be undefined"))
+            continue
+        report.orig_sample_rates[decoded.orig_sample_rate] = (
+            report.orig_sample_rates.get(decoded.orig_sample_rate, 0) + 1
+        )
+        for index, start in enumerate(range(0, decoded.wave.size, segment)):
+            piece = decoded.wave[start : start + segment]
+            if piece.size < segment // 2 or not np.any(piece):
+                continue
+            rows.append(
+                {
+                    "id": f"{name}/{path.stem}/{index}",
+                    "dataset": name,
+                    "split": assignment[path.stem],
+                    "label": path.stem,
+                    "label_id": label_id,
+                    "label_text": path.stem.replace("_", " "),
+                    "audio": {"bytes": encode_flac(piece, sample_rate), "path": path.name},
+                    "sample_rate": sample_rate,
+                    "num_samples": piece.size,
+                    "speaker": path.stem,
+                    "orig_sample_rate": decoded.orig_sample_rate,
+                    "orig_channels": decoded.orig_channels,
+                }
+            )
+            report.total_seconds += piece.size / sample_rate
+    if not rows:
+        raise DatasetError(f"{directory}: no usable noise ({len(report.skipped)} file(s) skipped)")
+    write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), report.manifest)
+    report.clips = len(rows)
+    for row in rows:
+        report.per_split[row["split"]] = report.per_split.get(row["split"], 0) + 1
+        report.per_class[row["label"]] = report.per_class.get(row["label"], 0) + 1
+    report.notes.append(
+        "test noise: " + ", ".join(sorted({r["label"] for r in rows if r["split"] == "test"}))
+    )
+    return report

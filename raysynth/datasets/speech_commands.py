@@ -1,0 +1,193 @@
+"""Google Speech Commands v0.02: 105,829 one-second utterances of 35 words by 2,618 speakers.
+
+P. Warden, "Speech Commands: A Dataset for Limited-Vocabulary Speech Recognition", 2018;
+CC BY 4.0, http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz. 16 kHz mono WAV.
+
+Layout: ``<word>/<speaker hash>_nohash_<n>.wav``, the official ``validation_list.txt`` and
+``testing_list.txt`` (paths relative to the root; everything else is train), and
+``_background_noise_/*.wav``. Two variants:
+
+- ``speech_commands``: the 35 words.
+- ``speech_commands12``: the 12-class task: yes, no, up, down, left, right, on, off, stop, go,
+  ``_unknown_`` (every other word) and ``_silence_`` (one-second crops of the background noise,
+  as many per split as an average word class has).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from raysynth.audio import Decoded, load_audio
+from raysynth.datasets.base import (
+    ClipSource,
+    DatasetError,
+    DatasetRecipe,
+    PrepareReport,
+    download_file,
+    register_dataset,
+    safe_extract,
+    write_manifest,
+)
+
+SC_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+LAYOUT = "<word>/<hash>_nohash_<n>.wav, validation_list.txt, testing_list.txt, _background_noise_/"
+WORDS12 = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+NOISE_DIR = "_background_noise_"
+_SPEAKER = re.compile(r"^([0-9a-f]+)_nohash_\d+\.wav$")
+
+
+def download_speech_commands(target_dir: str | Path, url: str = SC_URL) -> Path:
+    corpus_dir = Path(target_dir) / "speech_commands"
+    archive = download_file(url, corpus_dir / "sc.tar.gz")
+    safe_extract(archive, corpus_dir)
+    archive.unlink()
+    return corpus_dir
+
+
+def _scan(corpus_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(relative path, word, split) for every utterance; notes on what is missing."""
+    if not (corpus_dir / "testing_list.txt").is_file():
+        raise DatasetError(
+            f"{corpus_dir} does not look like Speech Commands: expected {LAYOUT}. Source: {SC_URL}"
+        )
+    notes = []
+    lists = {}
+    for split, name in (("valid", "validation_list.txt"), ("test", "testing_list.txt")):
+        path = corpus_dir / name
+        if path.is_file():
+            lists.update({line.strip(): split for line in path.read_text().splitlines() if line.strip()})
+        else:
+            notes.append(f"{name} absent: those utterances are treated as train")
+    entries = []
+    for wav in sorted(corpus_dir.glob("*/*.wav")):
+        word = wav.parent.name
+        if word.startswith("_"):
+            continue
+        relative = f"{word}/{wav.name}"
+        entries.append((relative, word, lists.get(relative, "train")))
+    if not entries:
+        raise DatasetError(f"{corpus_dir} holds no <word>/*.wav files")
+    return entries, notes
+
+
+def _speaker(name: str) -> str | None:
+    match = _SPEAKER.match(name)
+    return match.group(1) if match else None
+
+
+def prepare_speech_commands(
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
+) -> PrepareReport:
+    """Write ``<output_dir>/speech_commands/manifest.parquet`` (35 words, official lists)."""
+    corpus_dir = Path(corpus_dir)
+    entries, notes = _scan(corpus_dir)
+    words = sorted({word for _, word, _ in entries})
+    sources = [
+        ClipSource(
+            f"speech_commands/{rel[:-4]}",
+            corpus_dir / rel,
+            split,
+            word,
+            words.index(word),
+            word,
+            _speaker(rel.split("/")[1]),
+        )
+        for rel, word, split in entries
+    ]
+    return write_manifest("speech_commands", sources, Path(output_dir), sample_rate, notes=notes)
+
+
+class _SilenceLoader:
+    """Loads real files, and one-second crops of background noise for ``#silence`` pseudo-paths."""
+
+    def __init__(self, noise: dict[str, Path], seed: int = 0) -> None:
+        self.noise = noise
+        self.seed = seed
+
+    def __call__(self, path: Path, sample_rate: int) -> Decoded:
+        if "#silence" not in path.name:
+            return load_audio(path, sample_rate)
+        stem, index = path.name.split("#silence")
+        decoded = load_audio(self.noise[stem], sample_rate)
+        rng = np.random.default_rng([self.seed, int(index)])
+        start = int(rng.integers(0, max(1, decoded.wave.size - sample_rate)))
+        gain = rng.uniform(0.0, 1.0)
+        wave = decoded.wave[start : start + sample_rate] * gain
+        return Decoded(wave, sample_rate, decoded.orig_sample_rate, decoded.orig_channels)
+
+
+def prepare_speech_commands12(
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, seed: int = 0
+) -> PrepareReport:
+    """Write ``<output_dir>/speech_commands12/manifest.parquet`` (10 words + _unknown_ + _silence_)."""
+    corpus_dir = Path(corpus_dir)
+    entries, notes = _scan(corpus_dir)
+    labels = [*WORDS12, "_unknown_", "_silence_"]
+    sources = []
+    for rel, word, split in entries:
+        label = word if word in WORDS12 else "_unknown_"
+        text = word if word in WORDS12 else "an unknown word"
+        sources.append(
+            ClipSource(
+                f"speech_commands12/{rel[:-4]}",
+                corpus_dir / rel,
+                split,
+                label,
+                labels.index(label),
+                text,
+                _speaker(rel.split("/")[1]),
+            )
+        )
+    noise = {p.stem: p for p in sorted((corpus_dir / NOISE_DIR).glob("*.wav"))}
+    if not noise:
+        notes.append(f"no {NOISE_DIR}/*.wav: the _silence_ class is empty")
+    for split in ("train", "valid", "test"):
+        known = [w for _, w, s in entries if s == split and w in WORDS12]
+        per_word = len(known) // max(1, len(set(known)))
+        for index in range(per_word if noise else 0):
+            stem = sorted(noise)[index % len(noise)]
+            sources.append(
+                ClipSource(
+                    f"speech_commands12/_silence_/{split}-{index}",
+                    corpus_dir / NOISE_DIR / f"{stem}#silence{hash_index(split, index)}",
+                    split,
+                    "_silence_",
+                    labels.index("_silence_"),
+                    "silence",
+                    virtual=True,
+                )
+            )
+    loader = _SilenceLoader(noise, seed)
+    return write_manifest(
+        "speech_commands12", sources, Path(output_dir), sample_rate, notes=notes, loader=loader
+    )
+
+
+def hash_index(split: str, index: int) -> int:
+    """A distinct crop number per (split, index), so splits never share a crop."""
+    return {"train": 0, "valid": 1, "test": 2}[split] * 1_000_000 + index
+
+
+SPEECH_COMMANDS = register_dataset(
+    DatasetRecipe(
+        "speech_commands",
+        download_speech_commands,
+        prepare_speech_commands,
+        "a person saying the word {label}",
+        LAYOUT,
+        SC_URL,
+    )
+)
+SPEECH_COMMANDS12 = register_dataset(
+    DatasetRecipe(
+        "speech_commands12",
+        download_speech_commands,
+        prepare_speech_commands12,
+        "a person saying the word {label}",
+        LAYOUT,
+        SC_URL,
+    )
+)

@@ -1,0 +1,372 @@
+"""Every recipe on a fixture tree built here in its official layout and naming, quirks included."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from raysynth.datasets import DATASETS, DatasetError, get_recipe
+from raysynth.datasets.base import prepare_report
+from raysynth.datasets.emotion import (
+    prepare_crema_d,
+    prepare_emodb,
+    prepare_iemocap,
+    prepare_ravdess,
+    prepare_tess,
+)
+from raysynth.datasets.esc50 import prepare_esc10, prepare_esc50
+from raysynth.datasets.gtzan import prepare_gtzan
+from raysynth.datasets.noise import prepare_noise
+from raysynth.datasets.speech_commands import prepare_speech_commands, prepare_speech_commands12
+from raysynth.datasets.ucf101 import prepare_ucf101
+from raysynth.datasets.us8k import prepare_us8k
+from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema
+
+
+def tone(path: Path, seconds=0.2, sample_rate=16000, channels=1, subtype=None, fmt=None, seed=0):
+    rng = np.random.default_rng(seed)
+    wave = 0.3 * rng.standard_normal((int(seconds * sample_rate), channels)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wave, sample_rate, subtype=subtype, format=fmt)
+    return path
+
+
+def rows_of(report):
+    table = pq.read_table(report.manifest)
+    check_schema(table.schema, REAL_MANIFEST_SCHEMA, str(report.manifest))
+    return table.to_pylist()
+
+
+def test_every_recipe_is_registered_and_documented():
+    expected = {"esc50", "esc10", "us8k", "gtzan", "ucf101", "speech_commands", "speech_commands12"}
+    expected |= {"iemocap", "crema_d", "ravdess", "tess", "emodb", "fsdd"}
+    assert expected <= set(DATASETS)
+    for name in expected:
+        recipe = DATASETS[name]
+        assert recipe.url and recipe.layout and "{label}" in recipe.prompt_template
+        assert __import__(recipe.prepare.__module__, fromlist=["_"]).__doc__
+
+
+# --- ESC-50 / ESC-10 ---------------------------------------------------------------------------
+
+
+def make_esc50(root: Path, folds=(1, 2, 3, 4, 5), drop_audio: str | None = None) -> Path:
+    base = root / "ESC-50-master"
+    rows = []
+    for target, category, esc10 in [(0, "dog", True), (1, "rooster", False), (38, "clock_tick", True)]:
+        for fold in folds:
+            src = f"{100 + target * 10 + fold}"
+            name = f"{fold}-{src}-A-{target}.wav"
+            rows.append([name, fold, target, category, str(esc10), src, "A"])
+            if name != drop_audio:
+                tone(base / "audio" / name, sample_rate=44100)
+    (base / "meta").mkdir(parents=True)
+    with open(base / "meta" / "esc50.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
+        writer.writerows(rows)
+    return root
+
+
+def test_esc50_folds_labels_and_esc10(tmp_path):
+    corpus = make_esc50(tmp_path / "esc50")
+    rows = rows_of(prepare_esc50(corpus, tmp_path / "w"))
+    assert len(rows) == 15 and {r["split"] for r in rows} == {"1", "2", "3", "4", "5"}
+    clock = next(r for r in rows if r["label"] == "clock_tick")
+    assert (clock["label_id"], clock["label_text"], clock["orig_sample_rate"]) == (38, "clock tick", 44100)
+    esc10 = rows_of(prepare_esc10(corpus, tmp_path / "w"))
+    assert {(r["label"], r["label_id"]) for r in esc10} == {("dog", 0), ("clock_tick", 1)}
+
+
+def test_esc50_missing_audio_fails_or_continues(tmp_path):
+    corpus = make_esc50(tmp_path / "esc50", drop_audio="2-112-A-1.wav")
+    with pytest.raises(DatasetError, match=r"1 metadata row\(s\).*2-112-A-1.wav.*--on-missing continue"):
+        prepare_esc50(corpus, tmp_path / "w")
+    report = prepare_esc50(corpus, tmp_path / "w", on_missing="continue")
+    assert report.clips == 14 and report.missing == ["2-112-A-1.wav"]
+    assert "metadata row(s) without audio" in report.summary()
+
+
+def test_esc50_partial_folds_are_noted(tmp_path):
+    report = prepare_esc50(make_esc50(tmp_path / "esc50", folds=(1, 2)), tmp_path / "w")
+    assert any("missing fold(s): 3, 4, 5" in note for note in report.notes)
+
+
+def test_wrong_root_names_layout_and_source(tmp_path):
+    (tmp_path / "esc50" / "random").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"ESC-50-master.*github.com/karoldvl"):
+        prepare_esc50(tmp_path / "esc50", tmp_path / "w")
+
+
+# --- UrbanSound8K ------------------------------------------------------------------------------
+
+
+def test_us8k_slice_fields_partial_folds_and_formats(tmp_path):
+    base = tmp_path / "us8k" / "UrbanSound8K"
+    rows = []
+    for fold in (1, 2, 3):
+        for class_id, name in [(3, "dog_bark"), (8, "siren")]:
+            file = f"{1000 + fold}-{class_id}-0-{fold}.wav"
+            rows.append([file, 1000 + fold, 0.5, 4.5, 1, fold, class_id, name])
+            if fold != 3:  # fold3 folder absent: a partial copy
+                tone(
+                    base / "audio" / f"fold{fold}" / file,
+                    sample_rate=48000 if fold == 1 else 22050,
+                    channels=2,
+                    subtype="PCM_24",
+                )
+    (base / "metadata").mkdir(parents=True)
+    with open(base / "metadata" / "UrbanSound8K.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"])
+        writer.writerows(rows)
+    report = prepare_us8k(tmp_path / "us8k", tmp_path / "w")
+    rows = rows_of(report)
+    assert report.clips == 4 and not report.missing
+    assert any("fold(s) 3, 4, 5, 6, 7, 8, 9, 10 absent" in note for note in report.notes)
+    assert {r["label_text"] for r in rows} == {"dog bark", "siren"}
+    assert {r["orig_sample_rate"] for r in rows} == {48000, 22050} and {r["orig_channels"] for r in rows} == {
+        2
+    }
+    assert report.orig_channels == {2: 4}
+
+
+# --- GTZAN -------------------------------------------------------------------------------------
+
+
+def test_gtzan_au_files_corrupt_file_and_split_file(tmp_path):
+    genres = tmp_path / "gtzan" / "genres"
+    for genre in ("blues", "jazz"):
+        for i in range(10):
+            tone(
+                genres / genre / f"{genre}.{i:05d}.au", sample_rate=22050, fmt="AU", subtype="PCM_16", seed=i
+            )
+    (genres / "jazz" / "jazz.00054.au").write_bytes(b".snd garbage")
+    report = prepare_gtzan(tmp_path / "gtzan", tmp_path / "w")
+    assert report.clips == 20 and [n for n, _ in report.skipped] == ["jazz.00054.au"]
+    assert Counter(r["split"] for r in rows_of(report)) == {"train": 14, "valid": 2, "test": 4}
+    splits = tmp_path / "gtzan" / "splits"
+    splits.mkdir()
+    (splits / "train.txt").write_text("blues/blues.00000.wav\nblues.00001\n")
+    (splits / "test.txt").write_text("jazz.00002\n")
+    listed = prepare_gtzan(tmp_path / "gtzan", tmp_path / "w2")
+    assert {(r["id"], r["split"]) for r in rows_of(listed)} == {
+        ("gtzan/blues.00000", "train"),
+        ("gtzan/blues.00001", "train"),
+        ("gtzan/jazz.00002", "test"),
+    }
+    assert get_recipe("gtzan").prompt_template == "{label} music"
+
+
+# --- UCF101 ------------------------------------------------------------------------------------
+
+
+def make_avi(path: Path, with_audio: bool = True, seconds: float = 0.5) -> None:
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="avi") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=44100, layout="stereo") if with_audio else None
+        for _ in range(int(seconds * 10)):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        if audio is not None:
+            samples = (3000 * np.random.default_rng(0).standard_normal((2, int(44100 * seconds)))).astype(
+                np.int16
+            )
+            frame = av.AudioFrame.from_ndarray(
+                samples.reshape(1, -1, order="F"), format="s16", layout="stereo"
+            )
+            frame.sample_rate = 44100
+            for packet in audio.encode(frame):
+                container.mux(packet)
+            for packet in audio.encode():
+                container.mux(packet)
+
+
+def test_ucf101_official_lists_pyav_audio_and_silent_videos(tmp_path):
+    root = tmp_path / "ucf101"
+    train, test = [], []
+    for cls in ("Typing", "BlowDryHair", "ApplyEyeMakeup"):
+        for group in (1, 8, 9, 10, 11):
+            entry = f"{cls}/v_{cls}_g{group:02d}_c01.avi"
+            make_avi(root / "UCF-101" / entry, with_audio=not (cls == "Typing" and group == 9))
+            (test if group == 1 else train).append(entry)
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "trainlist01.txt").write_text("".join(f"{e} 1\n" for e in train))
+    (lists / "testlist01.txt").write_text("".join(f"{e}\n" for e in test))
+    report = prepare_ucf101(root, tmp_path / "w")
+    rows = rows_of(report)
+    assert {r["label"] for r in rows} == {"Typing", "BlowDryHair"}  # ApplyEyeMakeup is not in the subset
+    assert [n for n, _ in report.skipped] == ["v_Typing_g09_c01.avi"]
+    assert {r["label_text"] for r in rows} == {"typing", "blowing dry hair"}
+    assert {r["split"] for r in rows if "_g01_" in r["id"]} == {"test"}
+    groups_by_split: dict[str, set] = {}
+    for r in rows:
+        groups_by_split.setdefault(r["split"], set()).add(r["speaker"])
+    assert not groups_by_split.get("valid", set()) & groups_by_split["train"]
+    assert rows[0]["orig_sample_rate"] == 44100 and rows[0]["orig_channels"] == 2
+
+
+# --- Speech Commands ---------------------------------------------------------------------------
+
+
+def make_speech_commands(root: Path) -> Path:
+    words = ["yes", "no", "marvin", "go"]
+    valid, test = [], []
+    for w, word in enumerate(words):
+        for s, speaker in enumerate(["0a7c2a8d", "3b4f8f24", "c0445658"]):
+            rel = f"{word}/{speaker}_nohash_{w % 2}.wav"
+            tone(root / rel, seconds=1.0, seed=w * 10 + s)
+            (valid if s == 1 else test if s == 2 else []).append(rel)
+    (root / "validation_list.txt").write_text("\n".join(valid) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(test) + "\n")
+    for name in ("white_noise", "running_tap"):
+        tone(root / "_background_noise_" / f"{name}.wav", seconds=3.0)
+    return root
+
+
+def test_speech_commands_35_lists_and_hash_speakers(tmp_path):
+    rows = rows_of(prepare_speech_commands(make_speech_commands(tmp_path / "sc"), tmp_path / "w"))
+    assert len(rows) == 12 and not any("_background_noise_" in r["id"] for r in rows)
+    assert Counter(r["split"] for r in rows) == {"train": 4, "valid": 4, "test": 4}
+    assert {r["speaker"] for r in rows if r["split"] == "test"} == {"c0445658"}
+
+
+def test_speech_commands_12_unknown_and_silence(tmp_path):
+    report = prepare_speech_commands12(make_speech_commands(tmp_path / "sc"), tmp_path / "w")
+    rows = rows_of(report)
+    labels = Counter(r["label"] for r in rows)
+    assert labels["_unknown_"] == 3 and labels["yes"] == 3 and "marvin" not in labels
+    silence = [r for r in rows if r["label"] == "_silence_"]
+    assert silence and all(r["num_samples"] == 16000 for r in silence)
+    assert {r["label_id"] for r in rows if r["label"] == "_silence_"} == {11}
+
+
+# --- Emotion corpora ---------------------------------------------------------------------------
+
+
+def test_iemocap_evaluation_files_four_classes_sessions(tmp_path):
+    root = tmp_path / "iemocap" / "IEMOCAP_full_release"
+    for session in (1, 2):
+        dialog = f"Ses0{session}F_impro01"
+        lines = ["% header", ""]
+        for i, emo in enumerate(["neu", "exc", "hap", "ang", "sad", "fru", "xxx"]):
+            utt = f"{dialog}_{'FM'[i % 2]}{i:03d}"
+            lines.append(f"[{i}.0000 - {i}.5000]\t{utt}\t{emo}\t[2.5000, 2.5000, 2.5000]")
+            lines.append(f"C-E1:\t{emo};\t()")
+            tone(root / f"Session{session}" / "sentences" / "wav" / dialog / f"{utt}.wav")
+        path = root / f"Session{session}" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+        path.parent.mkdir(parents=True)
+        path.write_text("\n".join(lines))
+    report = prepare_iemocap(tmp_path / "iemocap", tmp_path / "w")
+    rows = rows_of(report)
+    assert Counter(r["label"] for r in rows) == {"happy": 4, "neutral": 2, "angry": 2, "sad": 2}
+    assert {r["split"] for r in rows} == {"1", "2"}
+    assert {r["speaker"] for r in rows} == {"Ses01F", "Ses01M", "Ses02F", "Ses02M"}
+    assert any("Session3 absent" in n for n in report.notes)
+
+
+def test_crema_d_speaker_independent(tmp_path):
+    for actor in range(1001, 1011):
+        for emo in ("ANG", "HAP", "NEU"):
+            tone(tmp_path / "crema" / "AudioWAV" / f"{actor}_IEO_{emo}_HI.wav")
+    rows = rows_of(prepare_crema_d(tmp_path / "crema", tmp_path / "w"))
+    by_split: dict[str, set] = {}
+    for r in rows:
+        by_split.setdefault(r["split"], set()).add(r["speaker"])
+    assert set(by_split) == {"train", "valid", "test"}
+    assert sum(len(v) for v in by_split.values()) == 10  # every actor in exactly one split
+
+
+def test_ravdess_actor_split(tmp_path):
+    for actor in (1, 2, 19, 21):
+        for emo in (1, 5, 8):
+            tone(tmp_path / "ravdess" / f"Actor_{actor:02d}" / f"03-01-{emo:02d}-01-01-01-{actor:02d}.wav")
+    rows = rows_of(prepare_ravdess(tmp_path / "ravdess", tmp_path / "w"))
+    assert {(r["speaker"], r["split"]) for r in rows} == {
+        ("01", "train"),
+        ("02", "train"),
+        ("19", "valid"),
+        ("21", "test"),
+    }
+    assert {r["label"] for r in rows} == {"neutral", "angry", "surprised"}
+
+
+def test_tess_folder_name_quirks(tmp_path):
+    for folder in ("OAF_angry", "OAF_Pleasant_surprise", "YAF_pleasant_surprised", "OAF_Fear", "YAF_fear"):
+        for i in range(5):
+            tone(
+                tmp_path / "tess" / "TESS Toronto emotional speech set data" / folder / f"{folder}_{i}.wav",
+                seed=i,
+            )
+    rows = rows_of(prepare_tess(tmp_path / "tess", tmp_path / "w"))
+    assert Counter(r["label"] for r in rows) == {"pleasant surprise": 10, "fear": 10, "angry": 5}
+    assert {r["speaker"] for r in rows} == {"OAF", "YAF"}
+
+
+def test_emodb_real_recordings(shared_data, tmp_path):
+    report = prepare_emodb(shared_data / "emodb", tmp_path)
+    rows = rows_of(report)
+    assert report.clips == 535 and not report.skipped
+    assert Counter(r["label"] for r in rows) == {
+        "anger": 127,
+        "boredom": 81,
+        "neutral": 79,
+        "happiness": 71,
+        "fear": 69,
+        "sadness": 62,
+        "disgust": 46,
+    }
+    speakers_by_fold: dict[str, set] = {}
+    for r in rows:
+        speakers_by_fold.setdefault(r["split"], set()).add(r["speaker"])
+    assert len(speakers_by_fold) == 5 and all(len(s) == 2 for s in speakers_by_fold.values())
+
+
+# --- Noise -------------------------------------------------------------------------------------
+
+
+def test_noise_real_recordings_split_by_file(shared_data, tmp_path):
+    directory = shared_data / "noise_speech_commands" / "_background_noise_"
+    report = prepare_report(f"noise:{directory}", None, tmp_path, test_files=["running_tap"])
+    rows = rows_of(report)
+    assert {r["label"] for r in rows if r["split"] == "test"} == {"running_tap"}
+    assert "running_tap" not in {r["label"] for r in rows if r["split"] == "train"}
+    assert all(r["num_samples"] <= 5 * 16000 for r in rows) and len(rows) > 60
+    default = prepare_noise(directory, tmp_path / "d")
+    test_files = {r["label"] for r in rows_of(default) if r["split"] == "test"}
+    assert len(test_files) == 2  # a seeded third of the 6 files
+
+
+def test_noise_rejects_silent_and_empty_files(tmp_path):
+    tone(tmp_path / "n" / "hum.wav", seconds=2.0)
+    sf.write(tmp_path / "n" / "silent.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "n" / "empty.wav", np.zeros(0, np.float32), 16000)
+    report = prepare_noise(tmp_path / "n", tmp_path / "w", segment_seconds=1.0, test_files=["hum"])
+    assert sorted(n for n, _ in report.skipped) == ["empty.wav", "silent.wav"]
+    assert "SNR would be undefined" in report.summary()
+
+
+def test_zero_length_and_odd_rate_clips(tmp_path):
+    for i in range(12):
+        tone(
+            tmp_path / "ravdess" / "Actor_01" / f"03-01-01-01-01-{i + 1:02d}-01.wav",
+            sample_rate=11025 if i else 16000,
+        )
+    sf.write(tmp_path / "ravdess" / "Actor_01" / "03-01-02-01-01-01-01.wav", np.zeros(0, np.float32), 16000)
+    report = prepare_ravdess(tmp_path / "ravdess", tmp_path / "w")
+    assert report.clips == 12 and report.skipped == [("03-01-02-01-01-01-01.wav", "zero-length audio")]
+    assert report.orig_sample_rates == {16000: 1, 11025: 11}
