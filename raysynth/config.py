@@ -82,8 +82,9 @@ class GridConfig(_Strict):
     synth_multiplier: list[float] = [0]
     strategy: list[Literal["label"]] = ["label"]
     seed: list[int] = [0]
+    fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
 
-    @field_validator("real_fraction", "synth_multiplier", "strategy", "seed", mode="before")
+    @field_validator("real_fraction", "synth_multiplier", "strategy", "seed", "fold", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return _as_list(value)

@@ -114,3 +114,18 @@ def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     )
     last = run_trial(config(1.0, 0), context, lambda r: None)
     assert last["selected_test_acc"] >= 0.95, last
+
+
+def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
+    from raysynth.datasets.base import split_roles
+
+    assert split_roles({"1", "2", "3", "4", "5"}, 5) == ({"2", "3", "4"}, "1", "5")
+    with pytest.raises(ValueError, match="fold has to be one of them"):
+        split_roles({"1", "2", "3"}, None)
+    with pytest.raises(ValueError, match="fixed train/valid/test"):
+        split_roles({"train", "valid", "test"}, 2)
+    manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"1": 3, "2": 3, "3": 3, "4": 3})
+    context = TrialContext(str(manifest), {}, "x", 16000, 1.0, TrainConfig(epochs=1, batch_size=8, n_mels=32))
+    mix = build_mixture({**config(1.0, 0), "fold": 2}, context)
+    assert len(mix.test) == len(mix.valid) == 12 and len(mix.train) == 24
+    assert all("/2/" in i for i in mix.test.ids) and all("/3/" in i for i in mix.valid.ids)

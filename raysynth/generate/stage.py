@@ -8,16 +8,27 @@ from pathlib import Path
 
 from raysynth.config import ExperimentSpec
 from raysynth.datasets import get_recipe, read_manifest
+from raysynth.datasets.base import STANDARD_SPLITS, split_roles
 from raysynth.generate.engine import GenerationSummary, existing_ids, run_generation
 from raysynth.generate.plan import ClassInfo, plan_clips, shard_dir
 from raysynth.generators import resolve_model_id
 
 
 def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
-    """The classes of a manifest (by label id) and each class's clip count in the train split."""
+    """The classes of a manifest (by label id) and each class's clip count in the training part.
+
+    For manifests split into folds, the count is the largest over the folds' training parts, so
+    the shards serve every fold.
+    """
     table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
     classes = {row["label"]: ClassInfo(row["label"], row["label_id"], row["label_text"]) for row in table}
-    train_counts = Counter(row["label"] for row in table if row["split"] == "train")
+    splits = {row["split"] for row in table}
+    folds = [None] if splits <= STANDARD_SPLITS else sorted(splits)
+    train_counts: Counter[str] = Counter()
+    for fold in folds:
+        train_splits, _, _ = split_roles(splits, fold)
+        counts = Counter(row["label"] for row in table if row["split"] in train_splits)
+        train_counts = train_counts | counts
     return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)
 
 

@@ -16,6 +16,7 @@ import pyarrow.dataset as pds
 
 from raysynth.audio import decode_flac, fix_length
 from raysynth.datasets import read_manifest, stratified_subset
+from raysynth.datasets.base import split_roles
 from raysynth.datasets.sampling import require_classes
 from raysynth.generate.engine import SHARD_GLOB
 
@@ -64,25 +65,33 @@ class RealData:
     train_counts: dict[str, int]  # per class, in the full training split
 
 
-def load_real(manifest: Path, real_fraction: float, seed: int) -> RealData:
-    """Split a manifest and take the stratified, nested ``real_fraction`` of its train split."""
+def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None = None) -> RealData:
+    """Split a manifest and take the stratified, nested ``real_fraction`` of its training part.
+
+    Args:
+        manifest: the real manifest.
+        real_fraction: fraction of each class's training clips to keep.
+        seed: subset seed.
+        fold: the test fold, for manifests split into folds (see :func:`split_roles`).
+    """
     table = read_manifest(manifest)
     split = table.column("split").to_numpy(zero_copy_only=False)
+    train_splits, valid_split, test_split = split_roles(set(split), fold)
     labels = table.column("label").to_pylist()
     label_ids = table.column("label_id").to_pylist()
     names = dict(sorted(set(zip(label_ids, labels, strict=True))))
     class_names = [names[i] for i in sorted(names)]
-    train = table.filter(pa.array(split == "train"))
+    train = table.filter(pa.array(np.isin(split, sorted(train_splits))))
     ids = train.column("id").to_pylist()
     train_labels = train.column("label").to_pylist()
     chosen = set(stratified_subset(ids, train_labels, real_fraction, seed))
-    subset = train.filter(pa.array([i in chosen for i in ids]))
+    subset = train.filter(pa.array([i in chosen for i in ids], type=pa.bool_()))
     if real_fraction > 0:
         require_classes(subset.column("label").to_pylist(), class_names, real_fraction, str(manifest))
     return RealData(
         train=subset,
-        valid=table.filter(pa.array(split == "valid")),
-        test=table.filter(pa.array(split == "test")),
+        valid=table.filter(pa.array(split == valid_split)),
+        test=table.filter(pa.array(split == test_split)),
         class_names=class_names,
         train_counts=dict(Counter(train_labels)),
     )

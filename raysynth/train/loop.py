@@ -58,7 +58,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     """
     real_fraction, multiplier = float(config["real_fraction"]), float(config["synth_multiplier"])
     num_samples = int(round(context.sample_rate * context.clip_seconds))
-    real = load_real(Path(context.manifest), real_fraction, int(config["seed"]))
+    real = load_real(Path(context.manifest), real_fraction, int(config["seed"]), config.get("fold"))
     decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
     parts, valid = [decode(real.train)], decode(real.valid)
     num_synth = 0
