@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DATA_ENV = "RAYSYNTH_DATA"
 WORK_ENV = "RAYSYNTH_WORK"
@@ -71,6 +71,31 @@ class TrainConfig(_Strict):
     num_threads: int = Field(1, ge=1, description="torch threads per trial")
 
 
+class NoiseConfig(_Strict):
+    """Noise for augmentation (``grid.noise_source``) and for the noisy test sets."""
+
+    directory: str | None = Field(
+        None, description="folder of real noise recordings; relative paths are under the data root"
+    )
+    test_files: list[str] | None = Field(None, description="recordings held out as test noise (file stems)")
+    segment_seconds: float = Field(5.0, gt=0)
+    train_snr_db: tuple[float, float] = Field((3.0, 30.0), description="training SNR range, drawn uniformly")
+    train_probability: float = Field(0.5, ge=0, le=1, description="share of training clips that get noise")
+    test_snrs: list[float] = Field(
+        [20.0, 10.0, 5.0], description="fixed test SNRs (test noise is always real)"
+    )
+    synthetic_clips_per_recording: int = Field(
+        20, ge=1, description="synthetic noise clips generated per training noise recording"
+    )
+
+    @field_validator("train_snr_db")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"train_snr_db has to be (low, high) with low <= high, but is {value}")
+        return value
+
+
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
@@ -83,8 +108,11 @@ class GridConfig(_Strict):
     strategy: list[Literal["label"]] = ["label"]
     seed: list[int] = [0]
     fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
+    noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]
 
-    @field_validator("real_fraction", "synth_multiplier", "strategy", "seed", "fold", mode="before")
+    @field_validator(
+        "real_fraction", "synth_multiplier", "strategy", "seed", "fold", "noise_source", mode="before"
+    )
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return _as_list(value)
@@ -113,6 +141,7 @@ class ResourcesConfig(_Strict):
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
+    max_failures: int = Field(1, ge=0, description="retries of a failed trial, from its last checkpoint")
 
 
 class ExperimentSpec(_Strict):
@@ -121,8 +150,18 @@ class ExperimentSpec(_Strict):
     dataset: DatasetConfig
     generation: GenerationConfig = GenerationConfig()
     train: TrainConfig = TrainConfig()
+    noise: NoiseConfig = NoiseConfig()
     grid: GridConfig = GridConfig()
     resources: ResourcesConfig = ResourcesConfig()
+
+    @model_validator(mode="after")
+    def _noise_needs_recordings(self) -> ExperimentSpec:
+        sources = [s for s in self.grid.noise_source if s != "none"]
+        if sources and self.noise.directory is None:
+            raise ValueError(
+                f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
 
     def spec_hash(self) -> str:
         """Hash of the full spec, recorded as provenance in shards and results."""
@@ -131,6 +170,9 @@ class ExperimentSpec(_Strict):
 
     def needs_synthetic(self) -> bool:
         return any(m > 0 for m in self.grid.synth_multiplier)
+
+    def needs_noise(self) -> bool:
+        return self.noise.directory is not None or any(s != "none" for s in self.grid.noise_source)
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -158,6 +200,8 @@ def _format_errors(error: ValidationError, source: str) -> str:
             lines.append(f"  - unknown key '{key}'{hint} expected one of: {', '.join(known)}")
         elif item["type"] == "missing":
             lines.append(f"  - missing key '{key}': it is required")
+        elif not item["loc"]:
+            lines.append(f"  - {item['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  - key '{key}': {item['msg']}; given {given!r}")
     return "\n".join(lines)

@@ -370,3 +370,46 @@ def test_zero_length_and_odd_rate_clips(tmp_path):
     report = prepare_ravdess(tmp_path / "ravdess", tmp_path / "w")
     assert report.clips == 12 and report.skipped == [("03-01-02-01-01-01-01.wav", "zero-length audio")]
     assert report.orig_sample_rates == {16000: 1, 11025: 11}
+
+
+def test_esc50_download_from_local_server(tmp_path):
+    import functools
+    import http.server
+    import threading
+    import zipfile
+
+    from raysynth.datasets.esc50 import download_esc50
+
+    source = make_esc50(tmp_path / "src")
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "master.zip", "w") as zf:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(source))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        corpus = download_esc50(
+            tmp_path / "data", url=f"http://127.0.0.1:{server.server_address[1]}/master.zip"
+        )
+    finally:
+        server.shutdown()
+    assert prepare_esc50(corpus, tmp_path / "w").clips == 15
+
+
+def test_prepare_cli_prints_summary(shared_data, tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+
+    from conftest import REPO_ROOT
+
+    monkeypatch.setattr(
+        sys, "argv", ["prepare.py", "emodb", "--root", str(shared_data), "--work-dir", str(tmp_path)]
+    )
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(REPO_ROOT / "jobs" / "prepare.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert "emodb: 535 clips" in out and "anger=127" in out and "16000 Hz x535" in out

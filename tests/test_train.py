@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 
@@ -71,7 +73,7 @@ def test_synthetic_selection_is_nested(tmp_path):
 
 def test_run_trial_reports_every_epoch_and_is_deterministic(context):
     reports = []
-    last = run_trial(config(1.0, 1), context, reports.append)
+    last = run_trial(config(1.0, 1), context, lambda m, s: reports.append(m))
     assert [r["epoch"] for r in reports] == [1, 2]
     for key in (
         "train_loss",
@@ -83,7 +85,7 @@ def test_run_trial_reports_every_epoch_and_is_deterministic(context):
     ):
         assert key in last
     assert set(last["selected_test_precision"]) == set(TOY_LABELS)
-    again = run_trial(config(1.0, 1), context, lambda r: None)
+    again = run_trial(config(1.0, 1), context, lambda m, s: None)
     assert again["train_loss"] == pytest.approx(last["train_loss"], rel=1e-5)
 
 
@@ -97,7 +99,7 @@ def test_nan_loss_stops_with_reason(context):
         TrainConfig(epochs=1, batch_size=8, n_mels=32, learning_rate=1e30),
     )
     with pytest.raises(NaNLossError, match="loss became"):
-        run_trial(config(1.0, 0), bad, lambda r: None)
+        run_trial(config(1.0, 0), bad, lambda m, s: None)
 
 
 def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
@@ -112,7 +114,7 @@ def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     context = TrialContext(
         str(manifest), {}, "unused", spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train
     )
-    last = run_trial(config(1.0, 0), context, lambda r: None)
+    last = run_trial(config(1.0, 0), context, lambda m, s: None)
     assert last["selected_test_acc"] >= 0.95, last
 
 
@@ -129,3 +131,67 @@ def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
     mix = build_mixture({**config(1.0, 0), "fold": 2}, context)
     assert len(mix.test) == len(mix.valid) == 12 and len(mix.train) == 24
     assert all("/2/" in i for i in mix.test.ids) and all("/3/" in i for i in mix.valid.ids)
+
+
+def test_snr_is_exact_when_measured_from_the_parts():
+    import torch
+
+    from raysynth.train.noise import measured_snr, mix_at_snr
+
+    rng = np.random.default_rng(0)
+    clean = rng.standard_normal((6, 16000)).astype(np.float32) * rng.uniform(0.01, 1, (6, 1)).astype(
+        np.float32
+    )
+    noise = rng.standard_normal((6, 16000)).astype(np.float32) * 0.3
+    targets = np.array([-5, 0, 5, 10, 20, 30], dtype=np.float32)
+    mixed = mix_at_snr(torch.from_numpy(clean), torch.from_numpy(noise), torch.from_numpy(targets)).numpy()
+    for row, target in enumerate(targets):
+        assert abs(measured_snr(clean[row], mixed[row]) - target) < 0.1
+
+
+def test_short_noise_is_looped_and_silent_noise_rejected():
+    from raysynth.train.noise import NoiseBank, SilentNoiseError, loop_to_length
+
+    np.testing.assert_array_equal(
+        loop_to_length(np.array([1.0, 2.0, 3.0]), 7, offset=2), [3, 1, 2, 3, 1, 2, 3]
+    )
+    bank = NoiseBank([np.ones(100, np.float32) * 0.1], "short")
+    assert bank.draw(2, 1000, np.random.default_rng(0)).shape == (2, 1000)
+    with pytest.raises(SilentNoiseError, match="silent"):
+        NoiseBank([np.zeros(1000, np.float32)], "silence.wav")
+
+
+def test_trial_with_real_noise_reports_snr_metrics(context, tmp_path):
+    import soundfile as sf
+
+    from raysynth.datasets.noise import prepare_noise
+
+    rng = np.random.default_rng(1)
+    for name in ("hum", "fan", "tap"):
+        sf.write(tmp_path / f"{name}.wav", 0.2 * rng.standard_normal(16000 * 2).astype(np.float32), 16000)
+    noise = prepare_noise(tmp_path, tmp_path / "w", segment_seconds=0.5, test_files=["tap"]).manifest
+    noisy_context = TrialContext(
+        context.manifest,
+        context.shards,
+        context.model_id,
+        16000,
+        1.0,
+        context.train,
+        noise_manifest=str(noise),
+    )
+    reports = []
+    last = run_trial(
+        {**config(1.0, 0), "noise_source": "real"},
+        noisy_context,
+        lambda m, s: reports.append((m, copy.deepcopy(s))),
+    )
+    for snr in (20, 10, 5):
+        assert 0.0 <= last[f"test_acc@{snr}dB"] <= 1.0 and f"selected_test_acc@{snr}dB" in last
+    assert len(last["selected_test_confusion"]) == 4
+
+    # Resuming from the epoch-1 state reproduces epoch 2 exactly.
+    resumed = run_trial(
+        {**config(1.0, 0), "noise_source": "real"}, noisy_context, lambda m, s: None, reports[0][1]
+    )
+    assert resumed["train_loss"] == pytest.approx(last["train_loss"], rel=1e-6)
+    assert resumed["test_acc@5dB"] == last["test_acc@5dB"]

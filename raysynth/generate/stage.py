@@ -85,3 +85,35 @@ def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[
             )
         )
     return summaries
+
+
+def noise_store_dir(spec: ExperimentSpec, store: Path, noise_manifest: Path) -> Path:
+    return shard_dir(store, noise_manifest.parent.name, spec.generation.generator, "label")
+
+
+def plan_noise(spec: ExperimentSpec, noise_manifest: Path) -> list[dict]:
+    """Synthetic noise: ``synthetic_clips_per_recording`` clips prompted by each *training* recording's name."""
+    rows = read_manifest(noise_manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
+    classes = {
+        r["label"]: ClassInfo(r["label"], r["label_id"], r["label_text"])
+        for r in rows
+        if r["split"] == "train"
+    }
+    return plan_clips(
+        dataset=noise_manifest.parent.name,
+        classes=sorted(classes.values(), key=lambda c: c.label_id),
+        generator=spec.generation.generator,
+        model_id=resolve_model_id(spec.generation),
+        strategy="label",
+        clips_per_class=spec.noise.synthetic_clips_per_recording,
+        seed=spec.generation.seed,
+        template="{label} noise",
+    )
+
+
+def ensure_synthetic_noise(spec: ExperimentSpec, noise_manifest: Path, store: Path) -> GenerationSummary:
+    """Generate the synthetic noise clips that ``noise_source: synthetic`` trains with."""
+    out_dir = noise_store_dir(spec, store, noise_manifest)
+    return run_generation(
+        plan_noise(spec, noise_manifest), out_dir, spec.generation, spec.dataset.sample_rate, spec.spec_hash()
+    )

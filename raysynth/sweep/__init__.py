@@ -13,9 +13,16 @@ from typing import Any
 from raysynth.config import ExperimentSpec
 from raysynth.datasets import manifest_path, prepare_dataset
 from raysynth.generate.engine import GenerationSummary
-from raysynth.generate.stage import ensure_synthetic, missing_synthetic, store_dir
+from raysynth.generate.stage import (
+    ensure_synthetic,
+    ensure_synthetic_noise,
+    missing_synthetic,
+    noise_store_dir,
+    plan_noise,
+    store_dir,
+)
 from raysynth.generators import check_generator_name, resolve_model_id
-from raysynth.train import TrialContext, run_trial
+from raysynth.train import NaNLossError, TrialContext, run_trial
 
 
 class MissingPrerequisites(RuntimeError):
@@ -45,32 +52,113 @@ def param_space(spec: ExperimentSpec) -> dict[str, Any]:
     return space
 
 
+CHECKPOINT_FILE = "state.pt"
+
+
 def _trainable(config: dict[str, Any], context: TrialContext) -> None:
+    """The Tune function trainable: resumes from the trial's last checkpoint, checkpoints every epoch."""
+    import tempfile
+
+    import torch
     from ray import tune
 
-    run_trial(config, context, tune.report)
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
+
+    def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        if state is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / CHECKPOINT_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    try:
+        run_trial(config, context, report, resume)
+    except NaNLossError as error:
+        # The trial ends with its reason in the results; the rest of the sweep goes on.
+        tune.report({"stopped_reason": f"NaN loss: {error}"})
+
+
+@dataclass
+class Inputs:
+    manifest: Path
+    noise_manifest: Path | None
+    noise_shards: Path | None
+    generation: list[GenerationSummary]
+
+
+def _noise_directory(spec: ExperimentSpec, data_root: Path | None) -> Path | None:
+    if spec.noise.directory is None:
+        return None
+    directory = Path(spec.noise.directory).expanduser()
+    if not directory.is_absolute():
+        if data_root is None:
+            raise MissingPrerequisites(
+                f"noise.directory '{directory}' is relative, but there is no data root to resolve it against"
+            )
+        directory = data_root / directory
+    if not directory.is_dir():
+        raise MissingPrerequisites(f"noise.directory {directory} does not exist")
+    return directory
 
 
 def prepare_inputs(
     spec: ExperimentSpec, data_root: Path | None, work_dir: Path, no_generate: bool = False
-) -> tuple[Path, list[GenerationSummary]]:
-    """Make sure the manifest and the shards the spec needs exist; build them unless ``no_generate``."""
+) -> Inputs:
+    """Make sure the manifests and the shards the spec needs exist; build them unless ``no_generate``."""
+    from raysynth.datasets.base import manifest_path as noise_manifest_path
+    from raysynth.datasets.base import prepare_report
+    from raysynth.datasets.noise import noise_name
+    from raysynth.generate.engine import existing_ids
+
     check_generator_name(spec.generation.generator)
     store = work_dir / "synthetic"
+    noise_dir = _noise_directory(spec, data_root)
+    synthetic_noise = "synthetic" in spec.grid.noise_source
+    manifest = manifest_path(work_dir, spec.dataset.name)
+    noise_manifest = noise_manifest_path(work_dir, noise_name(noise_dir)) if noise_dir else None
     if no_generate:
         missing = []
-        manifest = manifest_path(work_dir, spec.dataset.name)
         if not manifest.is_file():
             missing.append(f"manifest {manifest} (run `python jobs/prepare.py {spec.dataset.name}`)")
         elif spec.needs_synthetic():
             for strategy, count in missing_synthetic(spec, manifest, store).items():
                 if count:
                     missing.append(f"{count} synthetic clips in {store_dir(spec, store, strategy)}")
+        if noise_manifest is not None and not noise_manifest.is_file():
+            missing.append(
+                f"noise manifest {noise_manifest} (run `python jobs/prepare.py noise:{noise_dir}`)"
+            )
+        elif noise_manifest is not None and synthetic_noise:
+            out_dir = noise_store_dir(spec, store, noise_manifest)
+            done = existing_ids(out_dir)
+            count = sum(row["id"] not in done for row in plan_noise(spec, noise_manifest))
+            if count:
+                missing.append(f"{count} synthetic noise clips in {out_dir}")
         if missing:
             raise MissingPrerequisites("--no-generate, but the sweep needs:\n  - " + "\n  - ".join(missing))
-        return manifest, []
+        noise_shards = noise_store_dir(spec, store, noise_manifest) if synthetic_noise else None
+        return Inputs(manifest, noise_manifest, noise_shards, [])
     manifest = prepare_dataset(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
-    return manifest, ensure_synthetic(spec, manifest, store)
+    generation = ensure_synthetic(spec, manifest, store)
+    noise_shards = None
+    if noise_dir is not None:
+        noise_manifest = prepare_report(
+            f"noise:{noise_dir}",
+            None,
+            work_dir,
+            spec.dataset.sample_rate,
+            test_files=spec.noise.test_files,
+            segment_seconds=spec.noise.segment_seconds,
+        ).manifest
+        if synthetic_noise:
+            generation.append(ensure_synthetic_noise(spec, noise_manifest, store))
+            noise_shards = noise_store_dir(spec, store, noise_manifest)
+    return Inputs(manifest, noise_manifest, noise_shards, generation)
 
 
 def run_sweep(
@@ -94,14 +182,17 @@ def run_sweep(
     from ray import tune
 
     start = time.perf_counter()
-    manifest, generation = prepare_inputs(spec, data_root, work_dir, no_generate)
+    inputs = prepare_inputs(spec, data_root, work_dir, no_generate)
     context = TrialContext(
-        manifest=str(manifest),
+        manifest=str(inputs.manifest),
         shards={s: str(store_dir(spec, work_dir / "synthetic", s)) for s in spec.grid.strategy},
         model_id=resolve_model_id(spec.generation),
         sample_rate=spec.dataset.sample_rate,
         clip_seconds=spec.dataset.clip_seconds,
         train=spec.train,
+        noise=spec.noise,
+        noise_manifest=str(inputs.noise_manifest) if inputs.noise_manifest else None,
+        noise_shards=str(inputs.noise_shards) if inputs.noise_shards else None,
     )
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), resources)
@@ -113,7 +204,8 @@ def run_sweep(
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage_path,
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             verbose=1,
         ),
     )
@@ -122,6 +214,6 @@ def run_sweep(
         experiment_dir=results.experiment_path,
         num_trials=len(results),
         num_errors=results.num_errors,
-        generation=generation,
+        generation=inputs.generation,
         seconds=time.perf_counter() - start,
     )

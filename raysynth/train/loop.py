@@ -1,7 +1,9 @@
 """One trial: build the mixture, train the classifier, evaluate every epoch, select on validation.
 
-The trial reports ``epoch, train_loss, valid_acc, test_acc, test_macro_f1`` every epoch, plus
-the test metrics at the epoch with the best validation accuracy so far (``selected_*``).
+The trial reports ``epoch, train_loss, valid_acc, test_acc, test_macro_f1`` every epoch, and
+``test_acc@{snr}dB`` where noisy evaluation is on, plus the test metrics at the epoch with the
+best validation accuracy so far (``selected_*``, with per-class precision and recall and the
+confusion matrix).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,14 @@ import torch
 import torchaudio
 from torch import nn
 
-from raysynth.config import TrainConfig
+from raysynth.config import NoiseConfig, TrainConfig
 from raysynth.train.data import ClipSet, decode_rows, hold_back, load_real, load_synthetic
 from raysynth.train.features import LogMel, compute_features
 from raysynth.train.metrics import classification_metrics
 from raysynth.train.models import BACKBONES
+from raysynth.train.noise import NoiseBank, mix_at_snr, noisy_copy
+
+Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 
 
 class NaNLossError(RuntimeError):
@@ -39,6 +44,9 @@ class TrialContext:
     sample_rate: int
     clip_seconds: float
     train: TrainConfig
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    noise_manifest: str | None = None  # real noise, split train/test by recording
+    noise_shards: str | None = None  # synthetic noise
 
 
 @dataclass
@@ -57,6 +65,8 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     With ``real_fraction == 0`` (zero-shot) validation is held-back synthetic clips, never real data.
     """
     real_fraction, multiplier = float(config["real_fraction"]), float(config["synth_multiplier"])
+    if real_fraction == 0 and multiplier == 0:
+        raise ValueError("real_fraction 0 and synth_multiplier 0 leave nothing to train on")
     num_samples = int(round(context.sample_rate * context.clip_seconds))
     real = load_real(Path(context.manifest), real_fraction, int(config["seed"]), config.get("fold"))
     decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
@@ -70,11 +80,26 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
             valid = decode(synth_valid)
         num_synth = synth.num_rows
         parts.append(decode(synth))
-    if real_fraction == 0 and multiplier == 0:
-        raise ValueError("real_fraction 0 and synth_multiplier 0 leave nothing to train on")
     return Mixture(
         ClipSet.concat(*parts), valid, decode(real.test), real.class_names, real.train.num_rows, num_synth
     )
+
+
+def training_noise(source: str, context: TrialContext) -> NoiseBank | None:
+    """The noise bank for ``noise_source``: none, the real training recordings, or synthetic clips."""
+    if source == "none":
+        return None
+    if source == "real":
+        if context.noise_manifest is None:
+            raise ValueError(
+                "noise_source 'real' needs a prepared noise manifest (noise.directory in the spec)"
+            )
+        return NoiseBank.from_manifest(Path(context.noise_manifest), "train", context.sample_rate)
+    if source == "synthetic":
+        if context.noise_shards is None:
+            raise ValueError("noise_source 'synthetic' needs generated noise shards")
+        return NoiseBank.from_shards(Path(context.noise_shards), context.model_id, context.sample_rate)
+    raise ValueError(f"noise_source has to be none, real or synthetic, but is {source!r}")
 
 
 def _spec_augment(features: torch.Tensor) -> torch.Tensor:
@@ -90,15 +115,26 @@ def _predict(model: nn.Module, features: torch.Tensor, batch_size: int) -> np.nd
     return torch.cat(logits).argmax(dim=1).numpy()
 
 
+def _snr_key(snr: float) -> str:
+    return f"test_acc@{snr:g}dB"
+
+
 def run_trial(
-    config: dict[str, Any], context: TrialContext, report: Callable[[dict[str, Any]], None]
+    config: dict[str, Any],
+    context: TrialContext,
+    report: Report,
+    resume: dict[str, Any] | None = None,
 ) -> dict:
-    """Train and evaluate one configuration, calling ``report`` once per epoch.
+    """Train and evaluate one configuration, calling ``report(metrics, state)`` once per epoch.
 
     Args:
-        config: the trial's axis values (``real_fraction``, ``synth_multiplier``, ``strategy``, ``seed``, ...).
+        config: the trial's axis values (``real_fraction``, ``synth_multiplier``, ``strategy``,
+            ``seed``, ``fold``, ``noise_source``, ...).
         context: paths and training parameters shared by every trial.
-        report: called with each epoch's metrics (``ray.tune.report`` in a sweep).
+        report: called with each epoch's metrics and the training state to checkpoint
+            (``ray.tune.report`` with a checkpoint in a sweep). The state holds live tensors:
+            serialise or copy it before returning.
+        resume: a state passed to ``report`` earlier; training continues after its epoch.
 
     Returns:
         The last reported metrics.
@@ -109,18 +145,28 @@ def run_trial(
     torch.set_num_threads(settings.num_threads)
     start = time.perf_counter()
 
-    # 1. Data: mixture, then log-mel features once, normalised with training statistics.
+    # 1. Data: mixture, log-mel features once, normalised with the clean training statistics.
     mixture = build_mixture(config, context)
     extractor = LogMel(context.sample_rate, settings.n_mels)
     feats = {
         name: compute_features(getattr(mixture, name).waves, extractor) for name in ("train", "valid", "test")
     }
     mean, std = feats["train"].mean(), feats["train"].std() + 1e-5
-    feats = {name: (f - mean) / std for name, f in feats.items()}
+    normalise = lambda f: (f - mean) / std  # noqa: E731
+    feats = {name: normalise(f) for name, f in feats.items()}
     targets = torch.from_numpy(mixture.train.labels)
     num_classes = len(mixture.class_names)
 
-    # 2. Model and optimiser.
+    # 2. Noise: a bank for training augmentation, and fixed noisy test sets (always real test noise).
+    train_bank = training_noise(str(config.get("noise_source", "none")), context)
+    noisy_tests: dict[float, torch.Tensor] = {}
+    if context.noise_manifest is not None:
+        test_bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
+        for snr in context.noise.test_snrs:
+            noisy = noisy_copy(mixture.test.waves, test_bank, snr, seed=seed * 1000 + int(snr * 10))
+            noisy_tests[snr] = normalise(compute_features(noisy, extractor))
+
+    # 3. Model, optimiser, and where a resumed trial left off.
     model = BACKBONES[settings.backbone](num_classes)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
@@ -129,19 +175,38 @@ def run_trial(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.learning_rate, total_steps=settings.epochs * steps_per_epoch
     )
-    loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    best_valid = -1.0
-    selected: dict[str, Any] = {}
+    rng = np.random.default_rng(seed)
+    best_valid, selected, first_epoch = -1.0, {}, 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
+        rng.bit_generator.state = resume["rng"]
+        torch.set_rng_state(resume["torch_rng"])
+        best_valid, selected, first_epoch = resume["best_valid"], resume["selected"], resume["epoch"] + 1
+    loss_fn = nn.CrossEntropyLoss()
+    low, high = context.noise.train_snr_db
 
-    # 3. Epochs: train, evaluate on valid and test, keep the test metrics of the best valid epoch.
-    for epoch in range(1, settings.epochs + 1):
+    # 4. Epochs: train, evaluate on valid and test, keep the test metrics of the best valid epoch.
+    metrics: dict[str, Any] = {}
+    for epoch in range(first_epoch, settings.epochs + 1):
         model.train()
         order = torch.randperm(len(targets), generator=generator)
         total = 0.0
         for i in range(0, len(order), settings.batch_size):
             batch = order[i : i + settings.batch_size]
-            loss = loss_fn(model(_spec_augment(feats["train"][batch])), targets[batch])
+            inputs = feats["train"][batch]
+            if train_bank is not None:
+                noisy_rows = torch.from_numpy(rng.random(len(batch)) < context.noise.train_probability)
+                if bool(noisy_rows.any()):
+                    waves = torch.from_numpy(mixture.train.waves[batch.numpy()[noisy_rows.numpy()]])
+                    noise = torch.from_numpy(train_bank.draw(len(waves), waves.shape[1], rng))
+                    snr = torch.from_numpy(rng.uniform(low, high, len(waves)).astype(np.float32))
+                    inputs = inputs.clone()
+                    inputs[noisy_rows] = normalise(extractor(mix_at_snr(waves, noise, snr)))
+            loss = loss_fn(model(_spec_augment(inputs)), targets[batch])
             if not torch.isfinite(loss):
                 raise NaNLossError(
                     f"loss became {loss.item()} at epoch {epoch}, step {i // settings.batch_size}"
@@ -155,6 +220,12 @@ def run_trial(
             mixture.valid.labels, _predict(model, feats["valid"], 256), num_classes
         )
         test = classification_metrics(mixture.test.labels, _predict(model, feats["test"], 256), num_classes)
+        noisy = {
+            _snr_key(snr): classification_metrics(mixture.test.labels, _predict(model, f, 256), num_classes)[
+                "acc"
+            ]
+            for snr, f in noisy_tests.items()
+        }
         if valid["acc"] > best_valid:
             best_valid = valid["acc"]
             selected = {
@@ -162,7 +233,10 @@ def run_trial(
                 "selected_valid_acc": valid["acc"],
                 "selected_test_acc": test["acc"],
                 "selected_test_macro_f1": test["macro_f1"],
+                **{f"selected_{key}": value for key, value in noisy.items()},
                 "selected_test_precision": dict(zip(mixture.class_names, test["precision"], strict=True)),
+                "selected_test_recall": dict(zip(mixture.class_names, test["recall"], strict=True)),
+                "selected_test_confusion": test["confusion"],
             }
         metrics = {
             "epoch": epoch,
@@ -170,10 +244,22 @@ def run_trial(
             "valid_acc": valid["acc"],
             "test_acc": test["acc"],
             "test_macro_f1": test["macro_f1"],
+            **noisy,
             "num_real": mixture.num_real,
             "num_synthetic": mixture.num_synthetic,
             "elapsed_s": time.perf_counter() - start,
             **selected,
         }
-        report(metrics)
+        state = {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),  # dropout and SpecAugment draw from it
+            "best_valid": best_valid,
+            "selected": selected,
+        }
+        report(metrics, state)
     return metrics

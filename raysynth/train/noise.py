@@ -1,0 +1,120 @@
+"""Noise at a chosen SNR: training augmentation and noisy evaluation.
+
+Mixing uses ``torchaudio.functional.add_noise``, which scales the noise so that
+``10 log10(|clean|^2 / |scaled noise|^2)`` equals the target SNR over each clip. Noise comes
+from a real noise manifest (``noise:<dir>``, split train/test by recording) or from synthetic
+shards; a noise clip shorter than the speech is looped, and a random offset is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pds
+import torch
+import torchaudio.functional as AF
+
+from raysynth.audio import decode_flac
+from raysynth.datasets import read_manifest
+
+SILENCE_RMS = 1e-6
+
+
+class SilentNoiseError(ValueError):
+    """A noise clip with no energy: the SNR of a mix with it is undefined."""
+
+
+def loop_to_length(noise: np.ndarray, num_samples: int, offset: int = 0) -> np.ndarray:
+    """``num_samples`` of ``noise`` starting at ``offset``, wrapping around (looping) as needed."""
+    if noise.size == 0:
+        raise SilentNoiseError("the noise clip is empty")
+    index = (offset + np.arange(num_samples)) % noise.size
+    return noise[index]
+
+
+def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+    """Mix ``noise`` into ``clean`` (both ``[batch, samples]``) at ``snr_db`` (``[batch]``).
+
+    Raises:
+        SilentNoiseError: a noise row has no energy.
+    """
+    rms = noise.pow(2).mean(dim=-1).sqrt()
+    if bool((rms < SILENCE_RMS).any()):
+        raise SilentNoiseError(
+            f"{int((rms < SILENCE_RMS).sum())} noise clip(s) are silent; the SNR is undefined"
+        )
+    return AF.add_noise(clean, noise, snr_db)
+
+
+def measured_snr(clean: np.ndarray, mixed: np.ndarray) -> float:
+    """The SNR of a mix, measured from its parts: clean energy over (mixed - clean) energy, in dB."""
+    residual = mixed.astype(np.float64) - clean.astype(np.float64)
+    return float(10 * np.log10(np.sum(clean.astype(np.float64) ** 2) / np.sum(residual**2)))
+
+
+@dataclass
+class NoiseBank:
+    """Noise clips to draw from, each non-silent."""
+
+    clips: list[np.ndarray]
+    source: str
+
+    def __post_init__(self) -> None:
+        if not self.clips:
+            raise ValueError(f"no noise clips in {self.source}")
+        for i, clip in enumerate(self.clips):
+            if clip.size == 0 or np.sqrt(np.mean(clip.astype(np.float64) ** 2)) < SILENCE_RMS:
+                raise SilentNoiseError(
+                    f"noise clip {i} of {self.source} is silent; its SNR would be undefined"
+                )
+
+    def draw(self, count: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` noise excerpts of ``num_samples``, random clip and offset, looped if short."""
+        out = np.empty((count, num_samples), dtype=np.float32)
+        for row in range(count):
+            clip = self.clips[int(rng.integers(len(self.clips)))]
+            out[row] = loop_to_length(clip, num_samples, int(rng.integers(clip.size)))
+        return out
+
+    @classmethod
+    def from_manifest(cls, manifest: Path, split: str, sample_rate: int) -> NoiseBank:
+        """Noise segments of one split ("train" or "test") of a ``noise:<dir>`` manifest."""
+        table = read_manifest(manifest, columns=["split", "audio", "sample_rate"])
+        table = table.filter(pa.compute.equal(table.column("split"), split))
+        return cls(_decode_all(table, sample_rate), f"{manifest} [{split}]")
+
+    @classmethod
+    def from_shards(cls, shard_dir: Path, model_id: str, sample_rate: int) -> NoiseBank:
+        """Synthetic noise clips of ``model_id`` from generated shards."""
+        files = sorted(Path(shard_dir).glob("part-*.parquet"))
+        if not files:
+            raise FileNotFoundError(
+                f"no synthetic noise shards in {shard_dir}; run the generation stage first"
+            )
+        table = pds.dataset([str(f) for f in files]).to_table(
+            columns=["audio", "sample_rate"], filter=pds.field("model_id") == model_id
+        )
+        return cls(_decode_all(table, sample_rate), str(shard_dir))
+
+
+def _decode_all(table: pa.Table, sample_rate: int) -> list[np.ndarray]:
+    clips = []
+    for row in table.to_pylist():
+        if row["sample_rate"] != sample_rate:
+            raise ValueError(f"noise is at {row['sample_rate']} Hz, expected {sample_rate} Hz")
+        clips.append(decode_flac(row["audio"]["bytes"])[0])
+    return clips
+
+
+def noisy_copy(waves: np.ndarray, bank: NoiseBank, snr_db: float, seed: int) -> np.ndarray:
+    """A fixed, seeded noisy version of ``waves`` at one SNR (for evaluation)."""
+    rng = np.random.default_rng(seed)
+    noise = torch.from_numpy(bank.draw(len(waves), waves.shape[1], rng))
+    clean = torch.from_numpy(waves)
+    silent = clean.pow(2).sum(dim=-1) == 0
+    mixed = mix_at_snr(clean, noise, torch.full((len(waves),), float(snr_db)))
+    mixed[silent] = clean[silent]  # an all-zero clip has no defined SNR; leave it as it is
+    return mixed.numpy()
