@@ -62,7 +62,11 @@ class GenerationConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    backbone: Literal["cnn"] = "cnn"
+    backbone: Literal["cnn", "ast", "ssast", "whisper", "clap"] = "cnn"
+    mode: Literal["finetune", "linear_probe"] = "finetune"
+    model_id: str | None = Field(None, description="hub id or local path; None: the backbone's default")
+    checkpoint_path: str | None = Field(None, description="ssast: the official SSAST checkpoint file")
+    tiny: bool = Field(False, description="random-weight toy backbone built offline (tests only)")
     epochs: int = Field(12, ge=1, le=1000)
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(2e-3, gt=0)

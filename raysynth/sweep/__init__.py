@@ -89,6 +89,23 @@ class Inputs:
     noise_manifest: Path | None
     noise_shards: Path | None
     generation: list[GenerationSummary]
+    embeddings: Path | None = None
+
+
+def ensure_embeddings(spec: ExperimentSpec, inputs: Inputs, work_dir: Path) -> Path:
+    """The linear-probe embedding cache of this spec's backbone, filled by a Ray Data job."""
+    from raysynth.train.embeddings import cache_dir, run_embedding_cache
+
+    noise_key = f"{inputs.noise_manifest}|{spec.noise.test_snrs}" if inputs.noise_manifest else ""
+    out_dir = cache_dir(work_dir, spec.dataset.name, spec.train, spec.dataset.clip_seconds, noise_key)
+    store = work_dir / "synthetic"
+    shard_dirs = [store_dir(spec, store, s) for s in spec.grid.strategy] if spec.needs_synthetic() else []
+    gpus = spec.resources.gpus_per_trial
+    run_embedding_cache(
+        inputs.manifest, shard_dirs, out_dir, spec.train, spec.dataset.sample_rate, spec.dataset.clip_seconds,
+        spec.noise, inputs.noise_manifest, num_gpus=1.0 if gpus > 0 else 0.0,
+    )  # fmt: skip
+    return out_dir
 
 
 def _noise_directory(spec: ExperimentSpec, data_root: Path | None) -> Path | None:
@@ -183,6 +200,8 @@ def run_sweep(
 
     start = time.perf_counter()
     inputs = prepare_inputs(spec, data_root, work_dir, no_generate)
+    if spec.train.mode == "linear_probe":
+        inputs.embeddings = ensure_embeddings(spec, inputs, work_dir)
     context = TrialContext(
         manifest=str(inputs.manifest),
         shards={s: str(store_dir(spec, work_dir / "synthetic", s)) for s in spec.grid.strategy},
@@ -193,6 +212,7 @@ def run_sweep(
         noise=spec.noise,
         noise_manifest=str(inputs.noise_manifest) if inputs.noise_manifest else None,
         noise_shards=str(inputs.noise_shards) if inputs.noise_shards else None,
+        embeddings=str(inputs.embeddings) if inputs.embeddings else None,
     )
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), resources)

@@ -33,7 +33,7 @@ class LogMel(torch.nn.Module):
         return (db - db.amax(dim=(-2, -1), keepdim=True)).unsqueeze(1)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def compute_features(waves: np.ndarray, extractor: LogMel, batch_size: int = 256) -> torch.Tensor:
     """Log-mel features of every row of ``waves``."""
     chunks = [

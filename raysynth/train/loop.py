@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchaudio
 from torch import nn
 
 from raysynth.config import NoiseConfig, TrainConfig
 from raysynth.train.data import ClipSet, decode_rows, hold_back, load_real, load_synthetic
-from raysynth.train.features import LogMel, compute_features
 from raysynth.train.metrics import classification_metrics
-from raysynth.train.models import BACKBONES
+from raysynth.train.models import build_classifier
 from raysynth.train.noise import NoiseBank, mix_at_snr, noisy_copy
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
@@ -47,6 +45,7 @@ class TrialContext:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     noise_manifest: str | None = None  # real noise, split train/test by recording
     noise_shards: str | None = None  # synthetic noise
+    embeddings: str | None = None  # cached embeddings for linear_probe (see raysynth.train.embeddings)
 
 
 @dataclass
@@ -102,10 +101,18 @@ def training_noise(source: str, context: TrialContext) -> NoiseBank | None:
     raise ValueError(f"noise_source has to be none, real or synthetic, but is {source!r}")
 
 
-def _spec_augment(features: torch.Tensor) -> torch.Tensor:
-    freq = torchaudio.transforms.FrequencyMasking(freq_mask_param=max(1, features.shape[2] // 8))
-    time_mask = torchaudio.transforms.TimeMasking(time_mask_param=max(1, features.shape[3] // 10))
-    return time_mask(freq(features))
+def noisy_test_sets(clips: ClipSet, context: TrialContext) -> dict[float, np.ndarray]:
+    """The test clips mixed with held-out real noise at each test SNR: the same for every trial."""
+    if context.noise_manifest is None:
+        return {}
+    bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
+    return {
+        snr: noisy_copy(clips.waves, bank, snr, noisy_seed(snr), clips.ids) for snr in context.noise.test_snrs
+    }
+
+
+def noisy_seed(snr: float) -> int:
+    return int(round(snr * 10)) + 1_000_003
 
 
 @torch.inference_mode()
@@ -145,29 +152,25 @@ def run_trial(
     torch.set_num_threads(settings.num_threads)
     start = time.perf_counter()
 
-    # 1. Data: mixture, log-mel features once, normalised with the clean training statistics.
+    # 1. Data: the mixture, and the model's frontend features once per clip.
     mixture = build_mixture(config, context)
-    extractor = LogMel(context.sample_rate, settings.n_mels)
-    feats = {
-        name: compute_features(getattr(mixture, name).waves, extractor) for name in ("train", "valid", "test")
-    }
-    mean, std = feats["train"].mean(), feats["train"].std() + 1e-5
+    num_classes = len(mixture.class_names)
+    model = build_classifier(settings, num_classes, context.sample_rate)
+    if settings.mode == "linear_probe":
+        return _linear_probe(config, context, mixture, model, report)
+    feats = {name: model.features(getattr(mixture, name).waves) for name in ("train", "valid", "test")}
+    mean, std = (feats["train"].mean(), feats["train"].std() + 1e-5) if model.standardize else (0.0, 1.0)
     normalise = lambda f: (f - mean) / std  # noqa: E731
     feats = {name: normalise(f) for name, f in feats.items()}
     targets = torch.from_numpy(mixture.train.labels)
-    num_classes = len(mixture.class_names)
 
     # 2. Noise: a bank for training augmentation, and fixed noisy test sets (always real test noise).
     train_bank = training_noise(str(config.get("noise_source", "none")), context)
-    noisy_tests: dict[float, torch.Tensor] = {}
-    if context.noise_manifest is not None:
-        test_bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
-        for snr in context.noise.test_snrs:
-            noisy = noisy_copy(mixture.test.waves, test_bank, snr, seed=seed * 1000 + int(snr * 10))
-            noisy_tests[snr] = normalise(compute_features(noisy, extractor))
+    noisy_tests = {
+        snr: normalise(model.features(waves)) for snr, waves in noisy_test_sets(mixture.test, context).items()
+    }
 
-    # 3. Model, optimiser, and where a resumed trial left off.
-    model = BACKBONES[settings.backbone](num_classes)
+    # 3. Optimiser, and where a resumed trial left off.
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
@@ -205,8 +208,8 @@ def run_trial(
                     noise = torch.from_numpy(train_bank.draw(len(waves), waves.shape[1], rng))
                     snr = torch.from_numpy(rng.uniform(low, high, len(waves)).astype(np.float32))
                     inputs = inputs.clone()
-                    inputs[noisy_rows] = normalise(extractor(mix_at_snr(waves, noise, snr)))
-            loss = loss_fn(model(_spec_augment(inputs)), targets[batch])
+                    inputs[noisy_rows] = normalise(model.features(mix_at_snr(waves, noise, snr).numpy()))
+            loss = loss_fn(model(model.augment(inputs)), targets[batch])
             if not torch.isfinite(loss):
                 raise NaNLossError(
                     f"loss became {loss.item()} at epoch {epoch}, step {i // settings.batch_size}"
@@ -228,16 +231,7 @@ def run_trial(
         }
         if valid["acc"] > best_valid:
             best_valid = valid["acc"]
-            selected = {
-                "selected_epoch": epoch,
-                "selected_valid_acc": valid["acc"],
-                "selected_test_acc": test["acc"],
-                "selected_test_macro_f1": test["macro_f1"],
-                **{f"selected_{key}": value for key, value in noisy.items()},
-                "selected_test_precision": dict(zip(mixture.class_names, test["precision"], strict=True)),
-                "selected_test_recall": dict(zip(mixture.class_names, test["recall"], strict=True)),
-                "selected_test_confusion": test["confusion"],
-            }
+            selected = _selected(epoch, valid, test, noisy, mixture.class_names)
         metrics = {
             "epoch": epoch,
             "train_loss": total / len(targets),
@@ -263,3 +257,82 @@ def run_trial(
         }
         report(metrics, state)
     return metrics
+
+
+def _linear_probe(
+    config: dict[str, Any], context: TrialContext, mixture: Mixture, model: nn.Module, report: Report
+) -> dict:
+    """Train only a linear head on frozen embeddings (cached by a Ray Data job, or computed here)."""
+    from raysynth.train.embeddings import embed_clips, load_embeddings
+
+    if config.get("noise_source", "none") != "none":
+        raise ValueError("linear_probe trains on cached clean embeddings; noise_source has to be none")
+    settings, seed = context.train, int(config["seed"])
+    sets = {"train": mixture.train, "valid": mixture.valid, "test": mixture.test}
+    if context.embeddings is not None:
+        snr_ids = {snr: [f"{i}@{snr:g}dB" for i in mixture.test.ids] for snr in context.noise.test_snrs}
+        wanted = {name: clips.ids for name, clips in sets.items()}
+        if context.noise_manifest is not None:
+            wanted |= {snr: ids for snr, ids in snr_ids.items()}
+        embedded = load_embeddings(Path(context.embeddings), wanted)
+    else:
+        embedded = {name: embed_clips(model, clips.waves) for name, clips in sets.items()}
+        embedded |= {snr: embed_clips(model, w) for snr, w in noisy_test_sets(mixture.test, context).items()}
+    mean, std = embedded["train"].mean(dim=0), embedded["train"].std(dim=0) + 1e-5
+    embedded = {key: (value - mean) / std for key, value in embedded.items()}
+    head = nn.Linear(embedded["train"].shape[1], len(mixture.class_names))
+    optimizer = torch.optim.AdamW(
+        head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    targets = torch.from_numpy(mixture.train.labels)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    best_valid, selected, metrics = -1.0, {}, {}
+    for epoch in range(1, settings.epochs + 1):
+        head.train()
+        order = torch.randperm(len(targets), generator=generator)
+        total = 0.0
+        for i in range(0, len(order), settings.batch_size):
+            batch = order[i : i + settings.batch_size]
+            loss = nn.functional.cross_entropy(head(embedded["train"][batch]), targets[batch])
+            if not torch.isfinite(loss):
+                raise NaNLossError(f"loss became {loss.item()} at epoch {epoch}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        results = {
+            key: _evaluate(head, value, sets, key, mixture)
+            for key, value in embedded.items()
+            if key != "train"
+        }
+        valid, test = results.pop("valid"), results.pop("test")
+        noisy = {_snr_key(snr): r["acc"] for snr, r in results.items()}
+        if valid["acc"] > best_valid:
+            best_valid = valid["acc"]
+            selected = _selected(epoch, valid, test, noisy, mixture.class_names)
+        metrics = {"epoch": epoch, "train_loss": total / len(targets), "valid_acc": valid["acc"],
+                   "test_acc": test["acc"], "test_macro_f1": test["macro_f1"], **noisy,
+                   "num_real": mixture.num_real, "num_synthetic": mixture.num_synthetic, **selected}  # fmt: skip
+        report(metrics, None)
+    return metrics
+
+
+@torch.inference_mode()
+def _evaluate(head: nn.Module, embeddings: torch.Tensor, sets: dict, key: Any, mixture: Mixture) -> dict:
+    head.eval()
+    labels = sets[key].labels if key in sets else mixture.test.labels
+    return classification_metrics(labels, head(embeddings).argmax(dim=1).numpy(), len(mixture.class_names))
+
+
+def _selected(epoch: int, valid: dict, test: dict, noisy: dict, class_names: list[str]) -> dict:
+    return {
+        "selected_epoch": epoch,
+        "selected_valid_acc": valid["acc"],
+        "selected_test_acc": test["acc"],
+        "selected_test_macro_f1": test["macro_f1"],
+        **{f"selected_{key}": value for key, value in noisy.items()},
+        "selected_test_precision": dict(zip(class_names, test["precision"], strict=True)),
+        "selected_test_recall": dict(zip(class_names, test["recall"], strict=True)),
+        "selected_test_confusion": test["confusion"],
+    }

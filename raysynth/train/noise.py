@@ -8,6 +8,7 @@ shards; a noise clip shorter than the speech is looped, and a random offset is t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,12 +110,18 @@ def _decode_all(table: pa.Table, sample_rate: int) -> list[np.ndarray]:
     return clips
 
 
-def noisy_copy(waves: np.ndarray, bank: NoiseBank, snr_db: float, seed: int) -> np.ndarray:
-    """A fixed, seeded noisy version of ``waves`` at one SNR (for evaluation)."""
-    rng = np.random.default_rng(seed)
-    noise = torch.from_numpy(bank.draw(len(waves), waves.shape[1], rng))
+def noisy_copy(waves: np.ndarray, bank: NoiseBank, snr_db: float, seed: int, ids: list[str]) -> np.ndarray:
+    """A fixed noisy version of ``waves`` at one SNR (for evaluation).
+
+    Each clip's noise excerpt is drawn from a generator seeded by ``seed`` and the clip's id, so a
+    clip gets the same mix whichever batch or set it is in.
+    """
+    noise = np.stack(
+        [bank.draw(1, waves.shape[1], np.random.default_rng([seed, _id_key(i)]))[0] for i in ids]
+    )
     clean = torch.from_numpy(waves)
-    silent = clean.pow(2).sum(dim=-1) == 0
-    mixed = mix_at_snr(clean, noise, torch.full((len(waves),), float(snr_db)))
-    mixed[silent] = clean[silent]  # an all-zero clip has no defined SNR; leave it as it is
-    return mixed.numpy()
+    return mix_at_snr(clean, torch.from_numpy(noise), torch.full((len(waves),), float(snr_db))).numpy()
+
+
+def _id_key(clip_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:4], "little")
