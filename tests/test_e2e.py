@@ -66,3 +66,43 @@ def test_report_unknown_axis_exits_2(tmp_path, monkeypatch, capsys):
     (trial / "result.json").write_text('{"selected_test_acc": 0.5}\n')
     assert run_job("report.py", str(tmp_path / "exp"), "--rows", "generator", monkeypatch=monkeypatch) == 2
     assert "available:" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_noise_sweep_real_and_synthetic_noise(ray_session, tmp_path):
+    """Noise robustness through the sweep: real and generated training noise, noisy test sets."""
+    import numpy as np
+    import soundfile as sf
+
+    from raysynth.config import parse_spec
+    from raysynth.report import load
+    from raysynth.sweep import run_sweep
+
+    noise_dir = tmp_path / "data" / "noise"
+    noise_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("fan", "rain", "tap"):
+        sf.write(noise_dir / f"{name}.wav", 0.2 * rng.standard_normal(16000 * 2).astype(np.float32), 16000)
+    spec = parse_spec(
+        {
+            "name": "noise_e2e",
+            "dataset": {"name": "toy"},
+            "generation": {"tiny": True, "num_gpus": 0, "concurrency": 1, "batch_size": 8},
+            "train": {"epochs": 2, "batch_size": 8, "n_mels": 32},
+            "noise": {
+                "directory": "noise",
+                "test_files": ["tap"],
+                "segment_seconds": 1.0,
+                "synthetic_clips_per_recording": 3,
+                "test_snrs": [10.0, 5.0],
+            },  # fmt: skip
+            "grid": {"noise_source": ["real", "synthetic"]},
+            "resources": {"max_concurrent_trials": 2},
+        }
+    )
+    result = run_sweep(spec, tmp_path / "data", tmp_path / "work", str(tmp_path / "results"), "noise")
+    assert (result.num_trials, result.num_errors) == (2, 0)
+    assert [s.written for s in result.generation] == [6]  # 3 clips for each training recording
+    df = load(result.experiment_dir)
+    assert set(df["noise_source"]) == {"real", "synthetic"}
+    assert df[["selected_test_acc@10dB", "selected_test_acc@5dB"]].notna().all().all()

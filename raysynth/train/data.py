@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,15 +45,20 @@ class ClipSet:
         )
 
 
-def decode_rows(table: pa.Table, num_samples: int, sample_rate: int) -> ClipSet:
+def decode_rows(table: pa.Table, num_samples: int, sample_rate: int, workers: int = 4) -> ClipSet:
     """Decode the FLAC audio column of ``table`` into a fixed-length :class:`ClipSet`."""
     rows = table.select(["id", "label_id", "audio", "sample_rate"]).to_pylist()
-    waves = np.zeros((len(rows), num_samples), dtype=np.float32)
-    for i, row in enumerate(rows):
+    for row in rows:
         if row["sample_rate"] != sample_rate:
             raise ValueError(f"clip {row['id']} is at {row['sample_rate']} Hz, expected {sample_rate} Hz")
-        wave, _ = decode_flac(row["audio"]["bytes"])
-        waves[i] = fix_length(wave, num_samples)
+    waves = np.zeros((len(rows), num_samples), dtype=np.float32)
+
+    def decode(i: int) -> None:
+        waves[i] = fix_length(decode_flac(rows[i]["audio"]["bytes"])[0], num_samples)
+
+    # libsndfile releases the GIL while decoding, so threads decode in parallel.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(decode, range(len(rows))))
     return ClipSet(waves, np.array([r["label_id"] for r in rows], dtype=np.int64), [r["id"] for r in rows])
 
 
