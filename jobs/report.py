@@ -1,7 +1,10 @@
-"""Turn Tune experiment directories into an ablation table (markdown on stdout, CSV on disk), offline.
+"""Turn Tune experiment directories into ablation tables, figures and an HTML report, offline.
 
-python jobs/report.py raysynth_work/ray_results/smoke-20261126-050000
-python jobs/report.py EXP_DIR --rows real_fraction --cols synth_multiplier --metric selected_test_macro_f1
+    python jobs/report.py raysynth_work/ray_results/smoke-20261126-050000
+    python jobs/report.py EXP_DIR [EXP_DIR ...] --rows real_fraction --cols synth_multiplier generator
+
+Writes, into --out (default: the first experiment folder): trials.csv, table_<metric>.{csv,md,tex},
+fig_*.{png,pdf} and report.html (self-contained: tables, figures and an audio gallery).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from raysynth.cli import run_main
-from raysynth.report import DEFAULT_METRIC, load, pivot, to_markdown
+from raysynth.report import DEFAULT_METRIC, load, pivot, to_latex, to_markdown
 
 
 def main() -> int:
@@ -21,19 +24,37 @@ def main() -> int:
     parser.add_argument("--rows", nargs="+", default=["real_fraction"], help="axes for table rows")
     parser.add_argument("--cols", nargs="*", default=["synth_multiplier"], help="axes for table columns")
     parser.add_argument(
-        "--metric", default=DEFAULT_METRIC, help="metric to aggregate (mean ± std over seeds)"
+        "--metric", default=DEFAULT_METRIC, help="metric to aggregate (mean ± std over seeds, folds)"
     )
-    parser.add_argument("--out", help="CSV output folder (default: the first experiment folder)")
+    parser.add_argument("--out", help="output folder (default: the first experiment folder)")
+    parser.add_argument("--no-html", action="store_true", help="skip report.html")
     args = parser.parse_args()
+
+    from raysynth.report.figures import all_figures
+    from raysynth.report.html import audio_gallery, write_html
 
     df = load(*args.experiment_dirs)
     stats = pivot(df, args.rows, args.cols, args.metric)
-    print(to_markdown(stats, args.rows, args.cols))
+    markdown = to_markdown(stats, args.rows, args.cols)
+    print(markdown)
     out = Path(args.out or args.experiment_dirs[0])
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "trials.csv", index=False)
     stats.to_csv(out / f"table_{args.metric}.csv", index=False)
-    print(f"\nwrote {out / 'trials.csv'} and {out / f'table_{args.metric}.csv'}")
+    (out / f"table_{args.metric}.md").write_text(markdown + "\n")
+    (out / f"table_{args.metric}.tex").write_text(
+        to_latex(stats, args.rows, args.cols, f"{args.metric}.") + "\n"
+    )
+    figures, skipped = all_figures(df, out, args.metric)
+    print(f"\nwrote {out}/trials.csv, table_{args.metric}.{{csv,md,tex}} and {len(figures)} figure(s)")
+    for reason in skipped:
+        print(f"  skipped {reason}")
+    if not args.no_html:
+        table_html = stats.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        page = write_html(out / "report.html", f"raysynth: {', '.join(Path(d).name for d in args.experiment_dirs)}",
+                          {f"{args.metric} by {', '.join(args.rows + args.cols)}": table_html}, figures,
+                          audio_gallery(Path(args.experiment_dirs[0])))  # fmt: skip
+        print(f"  {page}")
     return 0
 
 

@@ -30,6 +30,7 @@ def main() -> int:
         "--no-generate", action="store_true", help="fail, listing what is missing, instead of building it"
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
+    parser.add_argument("--resume", action="store_true", help="restore the interrupted experiment --name")
     args = parser.parse_args()
     if not args.config and not args.smoke_test:
         parser.error("give --config SPEC or --smoke-test")
@@ -41,13 +42,14 @@ def main() -> int:
     data_root = resolve_data_root(spec, args.data_root)
     storage = resolve_storage_path(spec, work_dir, args.storage_path)
     init_ray(args.num_cpus)
-    result = run_sweep(spec, data_root, work_dir, storage, args.name, args.no_generate)
+    result = run_sweep(spec, data_root, work_dir, storage, args.name, args.no_generate, args.resume)
     for summary in result.generation:
         print(summary)
     print(
         f"\n{result.num_trials} trial(s), {result.num_errors} failed, {result.seconds:.0f}s -> {result.experiment_dir}"
     )
-    rows, cols = ["real_fraction"], ["synth_multiplier"]
+    varying = [axis for axis, values in spec.grid.axes().items() if len(values) > 1 and axis not in ("seed",)]
+    rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
     print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
     print(f"\nfull report: python jobs/report.py {result.experiment_dir}")
     return 1 if result.num_errors else 0

@@ -1,9 +1,10 @@
 """cluster.yaml passes Ray's own cluster-config schema validation (offline, no cloud calls)."""
 
 import yaml
-from conftest import REPO_ROOT
 from ray.autoscaler._private.commands import prepare_config
 from ray.autoscaler._private.util import validate_config
+
+from conftest import REPO_ROOT
 
 
 def test_cluster_yaml_validates_with_rays_schema():

@@ -4,6 +4,7 @@ import runpy
 import sys
 
 import pytest
+
 from conftest import REPO_ROOT
 
 
@@ -38,8 +39,42 @@ def test_smoke_sweep_then_report(ray_session, tmp_path, monkeypatch, capsys):
     exp = work / "ray_results" / "smoke"
     code = run_job("report.py", str(exp), monkeypatch=monkeypatch)
     out = capsys.readouterr().out
-    assert code == 0 and "± " in out
-    assert (exp / "trials.csv").is_file() and (exp / "table_selected_test_acc.csv").is_file()
+    assert code == 0 and "± " in out and "skipped" not in out, out
+    for name in (
+        "trials.csv",
+        "table_selected_test_acc.csv",
+        "table_selected_test_acc.md",
+        "table_selected_test_acc.tex",
+    ):
+        assert (exp / name).is_file(), name
+    for figure in ("fig_synth_multiplier", "fig_real_fraction", "fig_class_precision", "fig_snr"):
+        assert (exp / f"{figure}.png").stat().st_size > 1000 and (exp / f"{figure}.pdf").is_file(), figure
+    check_html_in_chromium(exp / "report.html")
+
+
+def check_html_in_chromium(page):
+    """Load the report in headless Chromium: the page loads, tables render, audio elements have sources."""
+    import shutil
+    import subprocess
+
+    from conftest import IN_CI
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={page.parent / 'chromium-profile'}"]  # fmt: skip
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert "<table" in html and "selected_test_acc" in html and "<td>" in html
+    assert html.count("<img") == 4
+    assert '<audio controls="" preload="none" src="data:audio/flac;base64,' in html
 
 
 def test_bad_config_exits_2_with_message(tmp_path, monkeypatch, capsys):
@@ -56,7 +91,8 @@ def test_unknown_dataset_exits_2(tmp_path, monkeypatch, capsys):
     assert (
         run_job("sweep.py", "--config", str(spec), "--work-dir", str(tmp_path), monkeypatch=monkeypatch) == 2
     )
-    assert "unknown dataset 'esc51'; registered datasets: fsdd, toy" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown dataset 'esc51'; registered datasets: " in err and "esc50, fsdd" in err
 
 
 def test_report_unknown_axis_exits_2(tmp_path, monkeypatch, capsys):

@@ -39,8 +39,36 @@ def test_pivot_mean_std_over_seeds(tmp_path):
 
 def test_unknown_axis_lists_available(tmp_path):
     df = load(fake_experiment(tmp_path / "e", [({"real_fraction": 1.0, "seed": 0}, [0.5])]))
-    with pytest.raises(ReportError, match=r"not in the results: generator; available: .*real_fraction"):
-        pivot(df, ["generator"], [])
+    with pytest.raises(ReportError, match=r"not in the results: temperature; available: .*real_fraction"):
+        pivot(df, ["temperature"], [])
+
+
+def test_older_spec_version_is_read_with_a_warning(tmp_path):
+    exp = fake_experiment(
+        tmp_path / "old", [({"real_fraction": 1.0, "synth_multiplier": 0, "seed": 0}, [0.5])]
+    )
+    with pytest.warns(UserWarning, match=r"older spec version: axes .*noise_source"):
+        df = load(exp)
+    assert df.loc[0, "noise_source"] == "none" and df.loc[0, "strategy"] == "label"
+    assert pivot(df, ["noise_source"], [])["mean"].tolist() == [0.5]
+
+
+def test_latex_booktabs_marks_best_cell(tmp_path):
+    from raysynth.report import to_latex
+
+    exp = fake_experiment(
+        tmp_path / "e",
+        [
+            ({"real_fraction": r, "synth_multiplier": m, "seed": 0}, [a])
+            for r, m, a in [(0.5, 0, 0.4), (0.5, 1, 0.6), (1.0, 0, 0.8), (1.0, 1, 0.7)]
+        ],
+    )
+    with pytest.warns(UserWarning):
+        stats = pivot(load(exp), ["real_fraction"], ["synth_multiplier"])
+    latex = to_latex(stats, ["real_fraction"], ["synth_multiplier"], "FSDD.")
+    assert "\\toprule" in latex and "\\bottomrule" in latex and "n = 1" in latex
+    assert "\\textbf{0.800 $\\pm$ 0.000}" in latex and "\\textbf{0.700 $\\pm$ 0.000}" in latex
+    assert "\\textbf{0.400" not in latex
 
 
 def test_combines_directories_and_rejects_empty(tmp_path):

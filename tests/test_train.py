@@ -104,10 +104,10 @@ def test_nan_loss_stops_with_reason(context):
 
 def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     """The issue's bar on real audio: CNN, real data only, FSDD's own test split, >= 0.95."""
-    from conftest import REPO_ROOT
-
     from raysynth.config import load_spec
     from raysynth.datasets import prepare_dataset
+
+    from conftest import REPO_ROOT
 
     spec = load_spec(REPO_ROOT / "search_spaces" / "fsdd.yaml")
     manifest = prepare_dataset("fsdd", shared_data, tmp_path, spec.dataset.sample_rate)

@@ -17,11 +17,12 @@ from raysynth.datasets.base import (
     register_dataset,
     write_manifest,
 )
-from raysynth.testing.dummies import TOY_LABELS, make_toy_corpus
+from raysynth.testing.dummies import TOY_LABELS, make_toy_corpus, make_toy_noise
 
 
 def download_toy(target_dir: str | Path) -> Path:
-    """'Download' the toy corpus: it is built in code, no network is used."""
+    """'Download' the toy corpus and its noise recordings (``toy_noise/``): built in code, no network."""
+    make_toy_noise(target_dir)
     return make_toy_corpus(target_dir)
 
 

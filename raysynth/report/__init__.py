@@ -13,6 +13,19 @@ from pathlib import Path
 import pandas as pd
 
 DEFAULT_METRIC = "selected_test_acc"
+AXES = (
+    "dataset",
+    "generator",
+    "backbone",
+    "real_fraction",
+    "synth_multiplier",
+    "strategy",
+    "seed",
+    "fold",
+    "noise_source",
+)
+AXIS_DEFAULTS = {"strategy": "label", "fold": None, "noise_source": "none"}
+INPUTS_FILE = "raysynth_inputs.json"
 
 
 class ReportError(ValueError):
@@ -60,7 +73,24 @@ def load(*experiment_dirs: str | Path) -> pd.DataFrame:
                 records.append(record)
         if not any(r["experiment"] == root.name for r in records):
             raise ReportError(f"{root} holds no Tune trials (no */params.json)")
-    return pd.DataFrame.from_records(records)
+    df = pd.DataFrame.from_records(records)
+    absent = [axis for axis in AXES if axis not in df.columns]
+    if absent:
+        warnings.warn(
+            f"results from an older spec version: axes {', '.join(absent)} are absent; "
+            f"filled with their defaults where they have one",
+            stacklevel=2,
+        )
+        for axis in absent:
+            df[axis] = AXIS_DEFAULTS.get(axis)
+    return df
+
+
+def best_per_column(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> pd.Series:
+    """Whether each cell of ``stats`` holds the highest mean of its column (all rows if no cols)."""
+    if not cols:
+        return stats["mean"] == stats["mean"].max()
+    return stats["mean"] == stats.groupby(cols, dropna=False)["mean"].transform("max")
 
 
 def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFAULT_METRIC) -> pd.DataFrame:
@@ -75,11 +105,9 @@ def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFA
     return grouped
 
 
-def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
-    """A markdown table, cells ``mean ± std (n)``, rows × cols."""
-    cells = stats.assign(
-        cell=stats.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f} (n={int(r['count'])})", axis=1)
-    )
+def _cells(stats: pd.DataFrame, rows: list[str], cols: list[str], fmt) -> pd.DataFrame:
+    best = best_per_column(stats, rows, cols)
+    cells = stats.assign(cell=[fmt(r, b) for (_, r), b in zip(stats.iterrows(), best, strict=True)])
     table = (
         cells.pivot_table(index=rows, columns=cols, values="cell", aggfunc="first")
         if cols
@@ -91,11 +119,59 @@ def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
         else "value"
         for key in table.columns
     ]
+    return table
+
+
+def _row_label(rows: list[str], index) -> str:
+    return ", ".join(
+        f"{r}={v}" for r, v in zip(rows, index if isinstance(index, tuple) else (index,), strict=True)
+    )
+
+
+def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
+    """A markdown table, cells ``mean ± std (n)``, rows × cols; the best cell per column in bold."""
+
+    def fmt(r, best):
+        text = f"{r['mean']:.3f} ± {r['std']:.3f} (n={int(r['count'])})"
+        return f"**{text}**" if best else text
+
+    table = _cells(stats, rows, cols, fmt)
     header = [" / ".join(rows), *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, row in table.iterrows():
-        label = ", ".join(
-            f"{r}={v}" for r, v in zip(rows, index if isinstance(index, tuple) else (index,), strict=True)
+        lines.append(
+            "| " + " | ".join([_row_label(rows, index), *(str(v) if pd.notna(v) else "" for v in row)]) + " |"
         )
-        lines.append("| " + " | ".join([label, *(str(v) if pd.notna(v) else "" for v in row)]) + " |")
+    return "\n".join(lines)
+
+
+def to_latex(stats: pd.DataFrame, rows: list[str], cols: list[str], caption: str = "") -> str:
+    """A booktabs LaTeX table, cells ``mean $\\pm$ std``, best cell per column in bold, n in the caption."""
+
+    def fmt(r, best):
+        text = f"{r['mean']:.3f} $\\pm$ {r['std']:.3f}"
+        return f"\\textbf{{{text}}}" if best else text
+
+    table = _cells(stats, rows, cols, fmt)
+    escape = lambda text: str(text).replace("_", "\\_").replace("%", "\\%")  # noqa: E731
+    counts = sorted({int(n) for n in stats["count"]})
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\begin{{tabular}}{{l{'c' * len(table.columns)}}}",
+        "\\toprule",
+        " & ".join([escape(" / ".join(rows)), *map(escape, table.columns)]) + " \\\\",
+        "\\midrule",
+    ]
+    for index, row in table.iterrows():
+        lines.append(
+            " & ".join([escape(_row_label(rows, index)), *(v if pd.notna(v) else "--" for v in row)])
+            + " \\\\"
+        )
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{{escape(caption)} Mean $\\pm$ std over seeds and folds, n = {', '.join(map(str, counts))}.}}",
+        "\\end{table}",
+    ]
     return "\n".join(lines)

@@ -127,6 +127,7 @@ def prepare_inputs(
     spec: ExperimentSpec, data_root: Path | None, work_dir: Path, no_generate: bool = False
 ) -> Inputs:
     """Make sure the manifests and the shards the spec needs exist; build them unless ``no_generate``."""
+    from raysynth.datasets import get_recipe
     from raysynth.datasets.base import manifest_path as noise_manifest_path
     from raysynth.datasets.base import prepare_report
     from raysynth.datasets.noise import noise_name
@@ -134,6 +135,11 @@ def prepare_inputs(
 
     check_generator_name(spec.generation.generator)
     store = work_dir / "synthetic"
+    recipe = get_recipe(spec.dataset.name)
+    if data_root is None and recipe.test_only:
+        data_root = work_dir / "corpora"  # test-only data is built there, noise included
+        if not (data_root / recipe.name).is_dir() and not no_generate:
+            recipe.download(data_root)
     noise_dir = _noise_directory(spec, data_root)
     synthetic_noise = "synthetic" in spec.grid.noise_source
     manifest = manifest_path(work_dir, spec.dataset.name)
@@ -178,6 +184,18 @@ def prepare_inputs(
     return Inputs(manifest, noise_manifest, noise_shards, generation)
 
 
+def write_inputs_record(experiment_dir: Path, spec: ExperimentSpec, context: TrialContext) -> None:
+    """Record where the experiment's data lives, for the report's audio gallery."""
+    import json
+
+    from raysynth.report import INPUTS_FILE
+
+    record = {"spec": spec.model_dump(mode="json"), "manifest": context.manifest, "shards": context.shards,
+              "noise_manifest": context.noise_manifest}  # fmt: skip
+    if experiment_dir.is_dir():
+        (experiment_dir / INPUTS_FILE).write_text(json.dumps(record, indent=2))
+
+
 def run_sweep(
     spec: ExperimentSpec,
     data_root: Path | None,
@@ -185,6 +203,7 @@ def run_sweep(
     storage_path: str,
     experiment_name: str | None = None,
     no_generate: bool = False,
+    resume: bool = False,
 ) -> SweepResult:
     """Prepare inputs, then run every trial of the grid with Ray Tune.
 
@@ -195,6 +214,8 @@ def run_sweep(
         storage_path: Tune's storage (local path or ``s3://``).
         experiment_name: the experiment folder under ``storage_path``; default ``<spec.name>-<time>``.
         no_generate: fail with a list of what is missing instead of preparing or generating it.
+        resume: restore the interrupted experiment ``experiment_name`` with ``Tuner.restore``:
+            finished trials are kept, unfinished and errored ones continue from their checkpoints.
     """
     from ray import tune
 
@@ -217,6 +238,14 @@ def run_sweep(
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), resources)
     name = experiment_name or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = f"{storage_path.rstrip('/')}/{name}"
+    if resume:
+        if not experiment_name:
+            raise MissingPrerequisites("--resume needs --name: the experiment folder to restore")
+        if not tune.Tuner.can_restore(path):
+            raise MissingPrerequisites(f"--resume: no experiment to restore at {path}")
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+        return _finish(tuner.fit(), spec, context, inputs, start)
     tuner = tune.Tuner(
         trainable,
         param_space=param_space(spec),
@@ -229,7 +258,13 @@ def run_sweep(
             verbose=1,
         ),
     )
-    results = tuner.fit()
+    return _finish(tuner.fit(), spec, context, inputs, start)
+
+
+def _finish(
+    results, spec: ExperimentSpec, context: TrialContext, inputs: Inputs, start: float
+) -> SweepResult:
+    write_inputs_record(Path(results.experiment_path), spec, context)
     return SweepResult(
         experiment_dir=results.experiment_path,
         num_trials=len(results),

@@ -10,6 +10,7 @@ from raysynth.testing.dummies import (
     dummy_manifest,
     dummy_shard,
     make_toy_corpus,
+    make_toy_noise,
 )
 
-__all__ = ["TOY_LABELS", "dummy_clip", "dummy_manifest", "dummy_shard", "make_toy_corpus"]
+__all__ = ["TOY_LABELS", "dummy_clip", "dummy_manifest", "dummy_shard", "make_toy_corpus", "make_toy_noise"]

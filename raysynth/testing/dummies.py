@@ -55,6 +55,28 @@ def make_toy_corpus(target_dir: str | Path, clips_per_class: int = 16, sample_ra
     return corpus
 
 
+TOY_NOISES = ["hum", "hiss", "crackle"]
+
+
+def make_toy_noise(target_dir: str | Path, seconds: float = 6.0, sample_rate: int = 16000) -> Path:
+    """Write TEST-ONLY noise recordings (mains hum, hiss, crackle): ``<target_dir>/toy_noise/<name>.wav``."""
+    folder = Path(target_dir) / "toy_noise"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    waves = {
+        "hum": np.sin(2 * np.pi * 50 * t) + 0.3 * np.sin(2 * np.pi * 150 * t),
+        "hiss": rng.standard_normal(t.size),
+        "crackle": (rng.random(t.size) < 0.01) * rng.standard_normal(t.size) * 3
+        + 0.05 * rng.standard_normal(t.size),
+    }
+    for name, wave in waves.items():
+        path = folder / f"{name}.wav"
+        if not path.exists():
+            sf.write(path, (0.3 * wave / np.abs(wave).max()).astype(np.float32), sample_rate)
+    return folder
+
+
 def dummy_manifest(
     path: Path,
     labels: list[str] | None = None,

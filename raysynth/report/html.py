@@ -1,0 +1,77 @@
+"""One self-contained ``report.html``: tables, figures (inline PNG) and an audio gallery (inline FLAC)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as pds
+
+from raysynth.report import INPUTS_FILE
+
+
+def _audio_tag(data: bytes, caption: str) -> str:
+    source = base64.b64encode(data).decode()
+    return (
+        f'<figure><audio controls preload="none" src="data:audio/flac;base64,{source}"></audio>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 10) -> str:
+    """Synthetic clips per class for each generator × strategy, with real clips beside them."""
+    inputs_file = Path(experiment_dir) / INPUTS_FILE
+    if not inputs_file.is_file():
+        return "<p>No audio gallery: the experiment folder has no record of its data.</p>"
+    inputs = json.loads(inputs_file.read_text())
+    real = pds.dataset(inputs["manifest"]).to_table(columns=["label", "split", "audio"]).to_pandas()
+    real = real[real["split"] != "test"]
+    synthetic = []
+    for strategy, folder in inputs.get("shards", {}).items():
+        files = sorted(Path(folder).glob("part-*.parquet"))
+        if files:
+            table = pds.dataset([str(f) for f in files]).to_table(
+                columns=["label", "generator", "prompt", "index", "audio"]
+            )
+            synthetic.append(table.to_pandas().assign(strategy=strategy))
+    synth = pd.concat(synthetic) if synthetic else pd.DataFrame(columns=["label"])
+    rows = ["<table class='gallery'><tr><th>class</th><th>real</th><th>synthetic</th></tr>"]
+    for label in sorted(real["label"].unique())[:max_classes]:
+        real_cells = "".join(
+            _audio_tag(r["audio"]["bytes"], "real")
+            for _, r in real[real["label"] == label].head(per_class).iterrows()
+        )
+        synth_cells = "".join(
+            _audio_tag(r["audio"]["bytes"], f"{r['generator']} / {r['strategy']}: {r['prompt']}")
+            for _, group in synth[synth["label"] == label].groupby(["generator", "strategy"])
+            for _, r in group.sort_values("index").head(per_class).iterrows()
+        )
+        rows.append(
+            f"<tr><td>{html.escape(str(label))}</td><td>{real_cells}</td><td>{synth_cells or '—'}</td></tr>"
+        )
+    return "\n".join(rows) + "</table>"
+
+
+def write_html(out: Path, title: str, tables: dict[str, str], figures: list[Path], gallery: str) -> Path:
+    """Write the report page; every figure and clip is embedded, so the file stands alone."""
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}figure{display:inline-block;margin:4px}"
+        "figcaption{font-size:11px;max-width:300px}img{max-width:640px}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for name, table_html in tables.items():
+        parts += [f"<h2>{html.escape(name)}</h2>", table_html]
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for figure in figures:
+        data = base64.b64encode(Path(figure).read_bytes()).decode()
+        parts.append(f"<img alt='{html.escape(figure.stem)}' src='data:image/png;base64,{data}'>")
+    parts += ["<h2>Audio gallery</h2>", gallery, "</body></html>"]
+    out.write_text("\n".join(parts))
+    return out
