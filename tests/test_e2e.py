@@ -100,7 +100,7 @@ def test_report_unknown_axis_exits_2(tmp_path, monkeypatch, capsys):
     trial.mkdir(parents=True)
     (trial / "params.json").write_text('{"real_fraction": 1.0}')
     (trial / "result.json").write_text('{"selected_test_acc": 0.5}\n')
-    assert run_job("report.py", str(tmp_path / "exp"), "--rows", "generator", monkeypatch=monkeypatch) == 2
+    assert run_job("report.py", str(tmp_path / "exp"), "--rows", "temperature", monkeypatch=monkeypatch) == 2
     assert "available:" in capsys.readouterr().err
 
 
