@@ -19,6 +19,8 @@ def init_ray(num_cpus: int | None = None) -> None:
     would repackage the working directory for every worker, is turned off for local runs.
     """
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # Trials checkpoint every epoch on purpose (resume loses at most one epoch).
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
     if ray.is_initialized():
@@ -34,10 +36,19 @@ def run_main(main: Callable[[], int | None]) -> None:
     from raysynth.config import SpecError
     from raysynth.datasets import DatasetError
     from raysynth.generators import GeneratorError
+    from raysynth.prompts.llm import DescriptionError
     from raysynth.report import ReportError
     from raysynth.sweep import MissingPrerequisites
 
-    expected = (SpecError, DatasetError, GeneratorError, ReportError, MissingPrerequisites, KeyError)
+    expected = (
+        SpecError,
+        DatasetError,
+        GeneratorError,
+        DescriptionError,
+        ReportError,
+        MissingPrerequisites,
+        KeyError,
+    )
     try:
         sys.exit(main() or 0)
     except expected as error:

@@ -56,6 +56,10 @@ class GenerationConfig(_Strict):
     top_k: int = Field(250, ge=1)
     guidance: float = Field(3.0, ge=0)
     prompt_template: str | None = Field(None, description="None: the dataset's own template")
+    descriptions: str | None = Field(
+        None, description="llm strategy: description file; None: the shipped one"
+    )
+    llm_k: int = Field(3, ge=1, description="llm strategy: descriptions sampled into each prompt")
     num_gpus: float = Field(1.0, ge=0)
     concurrency: int | None = Field(None, ge=1, description="None: one actor per GPU (1 on CPU)")
     seed: int = 0
@@ -109,7 +113,7 @@ class GridConfig(_Strict):
 
     real_fraction: list[float] = [1.0]
     synth_multiplier: list[float] = [0]
-    strategy: list[Literal["label"]] = ["label"]
+    strategy: list[Literal["label", "llm"]] = ["label"]
     seed: list[int] = [0]
     fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
     noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]

@@ -41,7 +41,7 @@ def test_killed_driver_then_resume(tmp_path):
         deadline = time.time() + 400
         finished = {}
         while time.time() < deadline and driver.poll() is None:
-            finished = {t: e for t, e in trial_epochs(experiment).items() if e and e[-1] == 8}
+            finished = {t: e for t, e in trial_epochs(experiment).items() if e and e[-1] == 6}
             if finished:
                 break
             time.sleep(0.5)
@@ -53,7 +53,7 @@ def test_killed_driver_then_resume(tmp_path):
         driver.wait()
     before = {t: (experiment / t / "result.json").read_text() for t in finished}
     assert len(trial_epochs(experiment)) < 4 or not all(
-        e and e[-1] == 8 for e in trial_epochs(experiment).values()
+        e and e[-1] == 6 for e in trial_epochs(experiment).values()
     )
 
     resumed = subprocess.run(
@@ -62,6 +62,6 @@ def test_killed_driver_then_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "4 trial(s), 0 failed" in resumed.stdout
     after = trial_epochs(experiment)
-    assert len(after) == 4 and all(epochs[-1] == 8 for epochs in after.values())
+    assert len(after) == 4 and all(epochs[-1] == 6 for epochs in after.values())
     for trial, text in before.items():
         assert (experiment / trial / "result.json").read_text() == text, f"finished trial {trial} was rerun"

@@ -46,6 +46,8 @@ def plan_clips(
     clips_per_class: int | dict[str, int],
     seed: int,
     template: str | None = None,
+    descriptions: dict[str, list[str]] | None = None,
+    llm_k: int = 3,
 ) -> list[dict]:
     """Plan clips for every class, in a stable order (class, then index).
 
@@ -58,6 +60,8 @@ def plan_clips(
         clips_per_class: how many clips per class, one number or a number per label.
         seed: run seed; each clip gets its own seed derived from it.
         template: label-guided prompt template.
+        descriptions: per label text, the LLM descriptions (strategy ``llm``).
+        llm_k: descriptions sampled into each ``llm`` prompt.
     """
     if not classes:
         raise ValueError(f"cannot plan generation for '{dataset}': the label list is empty")
@@ -71,9 +75,10 @@ def plan_clips(
         count = counts.get(info.label, 0)
         if count < 0:
             raise ValueError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
-        prompt = make_prompt(strategy, info.label_text, template)
+        label_descriptions = (descriptions or {}).get(info.label_text)
         for index in range(count):
             seed_k = clip_seed(seed, info.label, index)
+            prompt = make_prompt(strategy, info.label_text, template, label_descriptions, seed_k, llm_k)
             rows.append(
                 {
                     "id": clip_id(generator, model_id, strategy, info.label, index, seed_k),

@@ -37,9 +37,29 @@ def synth_counts(train_counts: dict[str, int], multiplier: float) -> dict[str, i
     return {label: math.ceil(multiplier * count) for label, count in train_counts.items()}
 
 
+def load_descriptions(spec: ExperimentSpec) -> dict[str, list[str]]:
+    """The LLM descriptions for the spec's dataset: its own file, or the one shipped with the package."""
+    from raysynth.prompts.llm import DescriptionSet, shipped_descriptions
+
+    path = (
+        Path(spec.generation.descriptions)
+        if spec.generation.descriptions
+        else shipped_descriptions(spec.dataset.name)
+    )
+    return DescriptionSet.load(path).descriptions
+
+
 def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplier: float) -> list[dict]:
     classes, train_counts = manifest_classes(manifest)
     recipe = get_recipe(spec.dataset.name)
+    descriptions = None
+    if strategy == "llm":
+        from raysynth.prompts.llm import DescriptionError
+
+        descriptions = load_descriptions(spec)
+        missing = [c.label_text for c in classes if c.label_text not in descriptions]
+        if missing:
+            raise DescriptionError(f"the description file has no entry for label(s) {missing[:5]}")
     return plan_clips(
         dataset=spec.dataset.name,
         classes=classes,
@@ -49,6 +69,8 @@ def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplie
         clips_per_class=synth_counts(train_counts, multiplier),
         seed=spec.generation.seed,
         template=spec.generation.prompt_template or recipe.prompt_template,
+        descriptions=descriptions,
+        llm_k=spec.generation.llm_k,
     )
 
 
