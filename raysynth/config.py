@@ -63,6 +63,10 @@ class GenerationConfig(_Strict):
     num_gpus: float = Field(1.0, ge=0)
     concurrency: int | None = Field(None, ge=1, description="None: one actor per GPU (1 on CPU)")
     seed: int = 0
+    max_regenerations: int = Field(2, ge=0, description="new seeds tried for a NaN, silent or clipped clip")
+    runtime_env: dict[str, Any] | None = Field(
+        None, description="Ray runtime_env for the generator actors (e.g. pip pins of a conflicting backend)"
+    )
 
 
 class TrainConfig(_Strict):

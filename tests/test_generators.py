@@ -2,28 +2,114 @@ import numpy as np
 import pytest
 
 from raysynth.config import GenerationConfig
+from raysynth.generate.engine import ShardWriter, clip_problem
 from raysynth.generators import GENERATORS, GeneratorError, build_generator, resolve_model_id
-from raysynth.generators.audiogen import AudioGenGenerator, build_tiny_audiogen
+from raysynth.generators.audiogen import build_tiny_audiogen
 
 
-@pytest.fixture(scope="module")
-def tiny() -> AudioGenGenerator:
-    return build_generator(GenerationConfig(generator="audiogen", tiny=True, top_k=50))
+class GeneratorContract:
+    """What every backend must do (diffusers' tester-mixin pattern). Subclasses give ``config``."""
+
+    config: GenerationConfig
+    expected_rate: int
+    prompts = ["dog bark sound", "rain sound", "church bell sound"]
+    seeds = [11, 22, 33]
+    duration = 0.5
+
+    @pytest.fixture(scope="class")
+    def generator(self):
+        return build_generator(self.config)
+
+    def test_shape_rate_and_sound(self, generator):
+        clips = generator.generate(self.prompts, self.seeds, self.duration)
+        assert generator.sample_rate == self.expected_rate
+        assert [c.shape for c in clips] == [(int(self.duration * self.expected_rate),)] * 3
+        assert all(c.dtype == np.float32 and clip_problem(c) is None for c in clips)
+
+    def test_same_seed_same_clip(self, generator):
+        first = generator.generate(self.prompts[:2], self.seeds[:2], self.duration)
+        again = generator.generate(self.prompts[:2], self.seeds[:2], self.duration)
+        other = generator.generate(self.prompts[:2], [7, 8], self.duration)
+        np.testing.assert_array_equal(first[0], again[0])
+        assert not np.allclose(first[0], other[0])
+
+    def test_batch_equals_single(self, generator):
+        batch = generator.generate(self.prompts, self.seeds, self.duration)
+        for prompt, seed, clip in zip(self.prompts, self.seeds, batch, strict=True):
+            np.testing.assert_allclose(
+                generator.generate([prompt], [seed], self.duration)[0], clip, atol=1e-4
+            )
+
+    def test_position_in_batch_does_not_matter(self, generator):
+        forward = generator.generate(self.prompts, self.seeds, self.duration)
+        backward = generator.generate(self.prompts[::-1], self.seeds[::-1], self.duration)[::-1]
+        for a, b in zip(forward, backward, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-def test_tiny_audiogen_shape_and_rate(tiny):
-    clips = tiny.generate(["dog bark sound", "rain sound"], [1, 2], duration_s=0.5)
-    assert tiny.sample_rate == 16000
-    assert [c.shape for c in clips] == [(8000,), (8000,)]
-    assert all(c.dtype == np.float32 and np.isfinite(c).all() and c.std() > 0 for c in clips)
+class TestAudioGenContract(GeneratorContract):
+    config = GenerationConfig(generator="audiogen", tiny=True, top_k=50)
+    expected_rate = 16000
 
 
-def test_same_seed_same_batch(tiny):
-    first = tiny.generate(["a", "b"], [5, 6], 0.3)
-    again = tiny.generate(["a", "b"], [5, 6], 0.3)
-    other = tiny.generate(["a", "b"], [7, 8], 0.3)
-    np.testing.assert_array_equal(first[0], again[0])
-    assert not np.array_equal(first[0], other[0])
+def test_quality_guard_detects_nan_silence_and_clipping():
+    rng = np.random.default_rng(0)
+    good = (0.1 * rng.standard_normal(1600)).astype(np.float32)
+    assert clip_problem(good) is None
+    assert clip_problem(np.full(1600, np.nan, np.float32)) == "nan"
+    assert clip_problem(np.zeros(1600, np.float32)) == "silent"
+    assert clip_problem(np.clip(good * 100, -1, 1)) == "clipped"
+
+
+class ScriptedGenerator:
+    """A stand-in backend for the engine's fault paths: bad clips for some seeds, OOM above a batch size."""
+
+    name, model_id, sample_rate = "scripted", "scripted", 8000
+
+    def __init__(self, bad_seeds=(), max_batch=64):
+        self.bad_seeds, self.max_batch, self.calls = set(bad_seeds), max_batch, []
+
+    def generate(self, prompts, seeds, duration_s):
+        import torch
+
+        self.calls.append(len(prompts))
+        if len(prompts) > self.max_batch:
+            raise torch.OutOfMemoryError("CUDA out of memory (scripted)")
+        rng = np.random.default_rng(seeds[0])
+        return [
+            np.zeros(800, np.float32)
+            if s in self.bad_seeds
+            else (0.1 * rng.standard_normal(800)).astype(np.float32)
+            for s in seeds
+        ]
+
+
+def writer_with(generator, max_regenerations=2):
+    writer = object.__new__(ShardWriter)
+    writer.config = GenerationConfig(duration_s=0.1, max_regenerations=max_regenerations)
+    writer.generator, writer.oom_splits = generator, 0
+    return writer
+
+
+def test_bad_clips_are_regenerated_with_new_seeds_then_counted():
+    rows = [{"id": str(i), "prompt": "p", "seed": i} for i in range(4)]
+    fixed_on_retry = writer_with(ScriptedGenerator(bad_seeds={1}))
+    kept, waves, rejected = fixed_on_retry.guard(
+        rows, fixed_on_retry.generator.generate(["p"] * 4, [0, 1, 2, 3], 0.1)
+    )
+    assert rejected == 0 and [r["seed"] for r in kept] == [0, 1 + 7919, 2, 3]
+    always_bad = writer_with(ScriptedGenerator(bad_seeds={1, 1 + 7919, 1 + 3 * 7919}))
+    kept, _, rejected = always_bad.guard(rows, always_bad.generator.generate(["p"] * 4, [0, 1, 2, 3], 0.1))
+    assert rejected == 1 and [r["id"] for r in kept] == ["0", "2", "3"]
+
+
+def test_out_of_memory_batch_is_split_and_retried():
+    writer = writer_with(ScriptedGenerator(max_batch=2))
+    waves = writer.generate_split_on_oom(["p"] * 8, list(range(8)))
+    assert len(waves) == 8 and writer.oom_splits == 3
+    assert writer.generator.calls == [8, 4, 2, 2, 4, 2, 2]
+    with pytest.raises(Exception, match="out of memory"):
+        writer_with(ScriptedGenerator(max_batch=0)).generate_split_on_oom(["p"] * 2, [0, 1])
 
 
 def test_tiny_weights_are_seeded():
@@ -32,9 +118,10 @@ def test_tiny_weights_are_seeded():
         assert np.array_equal(pa.detach().numpy(), pb.detach().numpy()), name
 
 
-def test_duration_out_of_range(tiny):
+def test_duration_out_of_range():
+    generator = build_generator(GenerationConfig(tiny=True))
     with pytest.raises(ValueError, match=r"duration_s has to be in \(0, 10"):
-        tiny.generate(["a"], [0], 12.0)
+        generator.generate(["a"], [0], 12.0)
 
 
 def test_unknown_generator_lists_registered():
@@ -49,10 +136,9 @@ def test_model_ids():
     assert resolve_model_id(GenerationConfig(model_id="/models/ag")) == "/models/ag"
 
 
-def test_unreachable_model_names_id_and_how_to_fix(tmp_path, monkeypatch):
+def test_unreachable_model_names_id_and_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    config = GenerationConfig(model_id="facebook/audiogen-medium", num_gpus=0)
     with pytest.raises(GeneratorError) as info:
-        build_generator(config)
+        build_generator(GenerationConfig(model_id="facebook/audiogen-medium", num_gpus=0))
     message = str(info.value)
     assert "facebook/audiogen-medium" in message and "huggingface-cli download" in message

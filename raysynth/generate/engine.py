@@ -31,6 +31,7 @@ class GenerationSummary:
     planned: int
     skipped: int
     written: int = 0
+    rejected: int = 0
     seconds: float = 0.0
     shards: list[str] = field(default_factory=list)
 
@@ -41,7 +42,8 @@ class GenerationSummary:
     def __str__(self) -> str:
         return (
             f"generation: planned {self.planned}, skipped {self.skipped} (already written), "
-            f"wrote {self.written} in {len(self.shards)} shard(s), {self.seconds:.1f}s "
+            f"wrote {self.written} in {len(self.shards)} shard(s), rejected {self.rejected} (NaN, silent or "
+            f"clipped after regeneration), {self.seconds:.1f}s "
             f"({self.clips_per_second:.2f} clips/s)"
         )
 
@@ -79,6 +81,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+SILENCE_RMS = 1e-4
+CLIPPED_FRACTION = 0.01
+
+
+def clip_problem(wave: np.ndarray) -> str | None:
+    """Why a generated clip is unusable (``nan``, ``silent``, ``clipped``), or ``None`` if it is fine."""
+    if wave.size == 0 or not np.all(np.isfinite(wave)):
+        return "nan"
+    if float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) < SILENCE_RMS:
+        return "silent"
+    if float(np.mean(np.abs(wave) >= 0.999)) > CLIPPED_FRACTION:
+        return "clipped"
+    return None
+
+
 class ShardWriter:
     """Ray Data callable class: one generator per actor, one shard per input chunk."""
 
@@ -90,21 +107,55 @@ class ShardWriter:
         self.out_dir = Path(out_dir)
         self.sample_rate = sample_rate
         self.provenance = provenance
+        self.oom_splits = 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {"shard": [], "clips": [], "gen_seconds": []}
+        out: dict[str, list] = {"shard": [], "clips": [], "rejected": [], "gen_seconds": []}
         for chunk_json in batch["chunk"]:
             rows = json.loads(chunk_json)
             start = time.perf_counter()
-            waves = self.generator.generate(
-                [row["prompt"] for row in rows], [row["seed"] for row in rows], self.config.duration_s
-            )
+            waves = self.generate_split_on_oom([r["prompt"] for r in rows], [r["seed"] for r in rows])
+            kept, kept_waves, rejected = self.guard(rows, waves)
             elapsed = time.perf_counter() - start
-            path = self.write(rows, waves, elapsed / len(rows))
-            out["shard"].append(str(path))
-            out["clips"].append(len(rows))
+            path = self.write(kept, kept_waves, elapsed / len(rows)) if kept else None
+            out["shard"].append(str(path) if path else "")
+            out["clips"].append(len(kept))
+            out["rejected"].append(rejected)
             out["gen_seconds"].append(elapsed)
         return out
+
+    def generate_split_on_oom(self, prompts: list[str], seeds: list[int]) -> list[np.ndarray]:
+        """Generate a batch; on out-of-memory, free the cache and retry each half, down to single clips."""
+        import torch
+
+        try:
+            return self.generator.generate(prompts, seeds, self.config.duration_s)
+        except torch.OutOfMemoryError:
+            if len(prompts) == 1:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(prompts) // 2
+            self.oom_splits += 1
+            return self.generate_split_on_oom(prompts[:half], seeds[:half]) + self.generate_split_on_oom(
+                prompts[half:], seeds[half:]
+            )
+
+    def guard(self, rows: list[dict], waves: list[np.ndarray]) -> tuple[list[dict], list[np.ndarray], int]:
+        """Regenerate NaN, silent or clipped clips with the next seeds; drop (and count) what stays bad."""
+        kept_rows, kept_waves, rejected = [], [], 0
+        for row, wave in zip(rows, waves, strict=True):
+            attempt = 0
+            while (problem := clip_problem(wave)) is not None and attempt < self.config.max_regenerations:
+                attempt += 1
+                row = {**row, "seed": (row["seed"] + attempt * 7919) & 0x7FFFFFFF}
+                wave = self.generate_split_on_oom([row["prompt"]], [row["seed"]])[0]
+            if problem is None:
+                kept_rows.append(row)
+                kept_waves.append(wave)
+            else:
+                rejected += 1
+        return kept_rows, kept_waves, rejected
 
     def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> Path:
         records = []
@@ -180,9 +231,13 @@ def run_generation(
         concurrency=_actor_count(config),
         num_gpus=config.num_gpus,
         num_cpus=1,
+        # Backends with conflicting pins can run in an environment of their own.
+        **({"runtime_env": config.runtime_env} if config.runtime_env else {}),
     )
     for row in dataset.iter_rows():
         summary.written += int(row["clips"])
-        summary.shards.append(str(row["shard"]))
+        summary.rejected += int(row["rejected"])
+        if row["shard"]:
+            summary.shards.append(str(row["shard"]))
     summary.seconds = time.perf_counter() - start
     return summary

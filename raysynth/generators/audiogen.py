@@ -8,6 +8,7 @@ weights, offline, for tests and ``--smoke-test``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,6 +75,37 @@ def load_audiogen(model_id: str, device: str) -> AudioGen:
         ) from error
 
 
+@contextmanager
+def per_clip_sampling(seeds: list[int], device: torch.device | str):
+    """Make audiocraft's token sampling draw row b of a batch from its own generator, seeded ``seeds[b]``.
+
+    audiocraft samples a whole batch from the global RNG, so a clip would depend on its batch.
+    All of its samplers (top-k, top-p, plain) end in ``audiocraft.utils.utils.multinomial``; this
+    replaces it for the duration of one ``generate`` call.
+    """
+    from audiocraft.utils import utils as ac_utils
+
+    generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+    original = ac_utils.multinomial
+
+    def multinomial(input: torch.Tensor, num_samples: int, replacement: bool = False, *, generator=None):
+        if input.shape[0] != len(generators):
+            return original(input, num_samples, replacement, generator=generator)
+        rows = [
+            torch.multinomial(row.reshape(-1, row.shape[-1]), num_samples, replacement, generator=g).reshape(
+                *row.shape[:-1], -1
+            )
+            for row, g in zip(input, generators, strict=True)
+        ]
+        return torch.stack(rows)
+
+    ac_utils.multinomial = multinomial
+    try:
+        yield
+    finally:
+        ac_utils.multinomial = original
+
+
 class AudioGenGenerator:
     """Batched AudioGen inference.
 
@@ -102,17 +134,14 @@ class AudioGenGenerator:
         return cls(model, top_k=config.top_k, guidance=config.guidance)
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
-        """Generate one clip per prompt.
-
-        The batch is seeded with its first seed, so a batch is reproducible as a whole.
-        """
+        """Generate one clip per prompt; clip b depends only on its prompt and ``seeds[b]``, not on its batch."""
         if len(prompts) != len(seeds):
             raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
         if not 0 < duration_s <= self.model.max_duration:
             raise ValueError(f"duration_s has to be in (0, {self.model.max_duration}], but is {duration_s}")
         self.model.set_generation_params(duration=duration_s, top_k=self.top_k, cfg_coef=self.guidance)
         torch.manual_seed(seeds[0])
-        with torch.inference_mode():
+        with torch.inference_mode(), per_clip_sampling(seeds, self.model.device):
             wav = self.model.generate(prompts, progress=False)
         # The LM works in whole codec frames; pad or crop to the exact requested length.
         num_samples = int(round(duration_s * self.sample_rate))
