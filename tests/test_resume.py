@@ -65,3 +65,48 @@ def test_killed_driver_then_resume(tmp_path):
     assert len(after) == 4 and all(epochs[-1] == 6 for epochs in after.values())
     for trial, text in before.items():
         assert (experiment / trial / "result.json").read_text() == text, f"finished trial {trial} was rerun"
+
+
+@pytest.mark.e2e
+def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
+    import pyarrow.parquet as pq
+
+    from raysynth.config import load_spec
+    from raysynth.generate.stage import plan_for_spec, store_dir
+
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_ADDRESS": ""}
+    spec_file = tmp_path / "gen.yaml"
+    spec_file.write_text(
+        "name: gen\ndataset: {name: toy}\n"
+        "generation: {tiny: true, num_gpus: 0, concurrency: 1, batch_size: 2, duration_s: 1.0}\n"
+        "grid: {synth_multiplier: 2}\n"
+    )
+    command = [sys.executable, "jobs/generate.py", "--config", str(spec_file), "--work-dir", str(tmp_path)]
+    shards = store_dir(load_spec(spec_file), tmp_path / "synthetic", "label")
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.time() + 300
+        while (
+            time.time() < deadline and first.poll() is None and len(list(shards.glob("part-*.parquet"))) < 3
+        ):
+            time.sleep(0.2)
+        assert first.poll() is None, "generation ended before it could be killed"
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    partial = sorted(shards.glob("part-*.parquet"))
+    assert 3 <= len(partial) < 40
+    for path in partial:  # a killed run leaves only complete, readable shards
+        pq.read_table(path)
+
+    resumed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    ids = pq.read_table(sorted(shards.glob("part-*.parquet")), columns=["id"]).column("id").to_pylist()
+    planned = [
+        row["id"]
+        for row in plan_for_spec(load_spec(spec_file), tmp_path / "toy" / "manifest.parquet", "label", 2)
+    ]
+    assert len(ids) == len(set(ids)) == len(planned) == 80
+    assert set(ids) == set(planned)
+    assert f"skipped {len(partial) * 2} (already written)" in resumed.stdout

@@ -1,0 +1,45 @@
+"""Generate the synthetic clips an experiment needs (the sweep's generation stage, on its own).
+
+    python jobs/generate.py --smoke-test
+    python jobs/generate.py --config search_spaces/<x>.yaml --data-root DATA [--work-dir W]
+
+Clips already on disk are skipped, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from raysynth.cli import SMOKE_SPEC, init_ray, run_main
+from raysynth.config import load_spec, resolve_data_root, resolve_work_dir
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", help="experiment spec (YAML)")
+    parser.add_argument("--smoke-test", action="store_true", help=f"use {SMOKE_SPEC.name}")
+    parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
+    parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
+    args = parser.parse_args()
+    if not args.config and not args.smoke_test:
+        parser.error("give --config SPEC or --smoke-test")
+
+    from raysynth.sweep import prepare_inputs
+
+    spec = load_spec(args.config or SMOKE_SPEC)
+    init_ray(args.num_cpus)
+    inputs = prepare_inputs(
+        spec, resolve_data_root(spec, args.data_root), resolve_work_dir(spec, args.work_dir)
+    )
+    for summary in inputs.generation:
+        print(summary)
+        for shard in summary.shards:
+            print(f"  {shard}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
