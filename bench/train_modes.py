@@ -65,7 +65,7 @@ def main() -> None:
 
     start = time.perf_counter()
     model.eval()
-    with torch.inference_mode():
+    with torch.no_grad():
         embeddings = torch.cat([model.embed(features[i : i + 64]) for i in range(0, args.clips, 64)])
     embed_once = time.perf_counter() - start
     head = nn.Linear(args.hidden, 10).to(device)
