@@ -1,5 +1,6 @@
 """A sweep whose driver is killed mid-way resumes to completion without rerunning finished trials."""
 
+import glob
 import json
 import os
 import signal
@@ -10,6 +11,39 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a driver and every process it started (its local Ray: GCS, raylet, workers).
+
+    Killing only the driver would leave its Ray workers running on; they would keep writing into
+    the experiment while the resumed run works on it. Killing the tree is a hard crash of the run.
+    """
+    found, stack = [], [pid]
+    while stack:
+        parent = stack.pop()
+        for children in glob.glob(f"/proc/{parent}/task/*/children"):
+            try:
+                kids = [int(c) for c in open(children).read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            stack.extend(kids)
+    for target in [pid, *found]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 30
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in found):
+        time.sleep(0.2)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def trial_epochs(experiment):
@@ -24,10 +58,17 @@ def trial_epochs(experiment):
 @pytest.mark.e2e
 def test_killed_driver_then_resume(tmp_path):
     env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_ADDRESS": ""}
+    spec = tmp_path / "resume.yaml"
+    spec.write_text(
+        "name: resume\ndataset: {name: toy}\ntrain: {epochs: 6, batch_size: 8, n_mels: 32}\n"
+        "grid: {real_fraction: [0.25, 0.5, 0.75, 1.0], synth_multiplier: 0}\n"
+        "resources: {max_concurrent_trials: 1}\n"
+    )
     command = [
         sys.executable,
         "jobs/sweep.py",
-        "--smoke-test",
+        "--config",
+        str(spec),
         "--work-dir",
         str(tmp_path),
         "--name",
@@ -49,7 +90,7 @@ def test_killed_driver_then_resume(tmp_path):
             "the sweep ended before it could be killed:\n" + (tmp_path / "first.log").read_text()[-3000:]
         )
         assert finished, "no trial finished in time:\n" + (tmp_path / "first.log").read_text()[-3000:]
-        os.killpg(driver.pid, signal.SIGKILL)
+        kill_tree(driver.pid)
         driver.wait()
     before = {t: (experiment / t / "result.json").read_text() for t in finished}
     assert len(trial_epochs(experiment)) < 4 or not all(
@@ -93,7 +134,7 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
         ):
             time.sleep(0.2)
         assert first.poll() is None, "generation ended before it could be killed"
-        os.killpg(first.pid, signal.SIGKILL)
+        kill_tree(first.pid)
         first.wait()
     partial = sorted(shards.glob("part-*.parquet"))
     assert 3 <= len(partial) < 40
