@@ -238,6 +238,18 @@ def download_file(url: str, target: Path, timeout: float = 60.0) -> Path:
     return target
 
 
+def download_and_extract(url: str, target_dir: str | Path, name: str) -> Path:
+    """Download an archive from ``url`` and unpack it safely into ``<target_dir>/<name>``."""
+    corpus_dir = Path(target_dir) / name
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    archive = download_file(url, corpus_dir / f".download-{Path(url).name or 'archive'}")
+    try:
+        safe_extract(archive, corpus_dir)
+    finally:
+        archive.unlink(missing_ok=True)
+    return corpus_dir
+
+
 def safe_extract(archive: Path, target_dir: Path) -> None:
     """Extract a zip or tar archive, refusing members that would land outside ``target_dir``."""
     target_dir = target_dir.resolve()

@@ -285,13 +285,9 @@ def prepare_emodb(corpus_dir: str | Path, output_dir: str | Path, sample_rate: i
 
 
 def download_emodb(target_dir: str | Path) -> Path:
-    from raysynth.datasets.base import download_file, safe_extract
+    from raysynth.datasets.base import download_and_extract
 
-    corpus_dir = Path(target_dir) / "emodb"
-    archive = download_file(EMODB_URL, corpus_dir / "download.zip")
-    safe_extract(archive, corpus_dir)
-    archive.unlink()
-    return corpus_dir
+    return download_and_extract(EMODB_URL, target_dir, "emodb")
 
 
 IEMOCAP = register_dataset(

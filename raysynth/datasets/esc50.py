@@ -12,7 +12,6 @@ source recording share a fold. ESC-10 is the ``esc10 == True`` subset (10 classe
 from __future__ import annotations
 
 import csv
-import tempfile
 from pathlib import Path
 
 from raysynth.datasets.base import (
@@ -20,10 +19,9 @@ from raysynth.datasets.base import (
     DatasetError,
     DatasetRecipe,
     PrepareReport,
-    download_file,
+    download_and_extract,
     locate,
     register_dataset,
-    safe_extract,
     words,
     write_manifest,
 )
@@ -35,10 +33,7 @@ COLUMNS = {"filename", "fold", "target", "category", "esc10", "src_file", "take"
 
 def download_esc50(target_dir: str | Path, url: str = ESC50_URL) -> Path:
     """Download and unpack the GitHub archive into ``<target_dir>/esc50``."""
-    corpus_dir = Path(target_dir) / "esc50"
-    with tempfile.TemporaryDirectory() as tmp:
-        safe_extract(download_file(url, Path(tmp) / "esc50.zip"), corpus_dir)
-    return corpus_dir
+    return download_and_extract(url, target_dir, "esc50")
 
 
 def read_esc50_meta(corpus_dir: Path) -> tuple[Path, list[dict]]:

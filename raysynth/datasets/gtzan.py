@@ -19,9 +19,8 @@ from raysynth.datasets.base import (
     DatasetError,
     DatasetRecipe,
     PrepareReport,
-    download_file,
+    download_and_extract,
     register_dataset,
-    safe_extract,
     stratified_split,
     write_manifest,
 )
@@ -33,11 +32,7 @@ GENRE_TEXT = {"hiphop": "hip hop"}
 
 
 def download_gtzan(target_dir: str | Path, url: str = GTZAN_URL) -> Path:
-    corpus_dir = Path(target_dir) / "gtzan"
-    archive = download_file(url, corpus_dir / "genres.tar.gz")
-    safe_extract(archive, corpus_dir)
-    archive.unlink()
-    return corpus_dir
+    return download_and_extract(url, target_dir, "gtzan")
 
 
 def _find_genres(corpus_dir: Path) -> Path:

@@ -26,9 +26,8 @@ from raysynth.datasets.base import (
     DatasetError,
     DatasetRecipe,
     PrepareReport,
-    download_file,
+    download_and_extract,
     register_dataset,
-    safe_extract,
     write_manifest,
 )
 
@@ -40,11 +39,7 @@ _SPEAKER = re.compile(r"^([0-9a-f]+)_nohash_\d+\.wav$")
 
 
 def download_speech_commands(target_dir: str | Path, url: str = SC_URL) -> Path:
-    corpus_dir = Path(target_dir) / "speech_commands"
-    archive = download_file(url, corpus_dir / "sc.tar.gz")
-    safe_extract(archive, corpus_dir)
-    archive.unlink()
-    return corpus_dir
+    return download_and_extract(url, target_dir, "speech_commands")
 
 
 def _scan(corpus_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -22,10 +22,9 @@ from raysynth.datasets.base import (
     DatasetError,
     DatasetRecipe,
     PrepareReport,
-    download_file,
+    download_and_extract,
     group_split,
     register_dataset,
-    safe_extract,
     write_manifest,
 )
 
@@ -60,8 +59,7 @@ _GROUP = re.compile(r"_g(\d+)_c\d+")
 
 def download_ucf101(target_dir: str | Path) -> Path:
     """Fetch the train/test lists. The videos come as a RAR archive, which must be unpacked by hand."""
-    corpus_dir = Path(target_dir) / "ucf101"
-    safe_extract(download_file(LIST_URL, corpus_dir / "lists.zip"), corpus_dir)
+    corpus_dir = download_and_extract(LIST_URL, target_dir, "ucf101")
     raise DatasetError(
         f"the split lists are in {corpus_dir}; the videos ship as a RAR archive ({UCF101_URL}), which "
         f"Python cannot unpack without unrar: download it, run `unrar x UCF101.rar {corpus_dir}`, then prepare"

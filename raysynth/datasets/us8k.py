@@ -13,7 +13,6 @@ slices of one recording share a fold).
 from __future__ import annotations
 
 import csv
-import tempfile
 from pathlib import Path
 
 from raysynth.datasets.base import (
@@ -21,10 +20,9 @@ from raysynth.datasets.base import (
     DatasetError,
     DatasetRecipe,
     PrepareReport,
-    download_file,
+    download_and_extract,
     locate,
     register_dataset,
-    safe_extract,
     words,
     write_manifest,
 )
@@ -36,10 +34,7 @@ COLUMNS = {"slice_file_name", "fsID", "start", "end", "salience", "fold", "class
 
 def download_us8k(target_dir: str | Path, url: str = US8K_URL) -> Path:
     """Download (about 6 GB) and unpack into ``<target_dir>/us8k``."""
-    corpus_dir = Path(target_dir) / "us8k"
-    with tempfile.TemporaryDirectory() as tmp:
-        safe_extract(download_file(url, Path(tmp) / "us8k.tar.gz"), corpus_dir)
-    return corpus_dir
+    return download_and_extract(url, target_dir, "us8k")
 
 
 def prepare_us8k(
