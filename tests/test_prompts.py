@@ -56,9 +56,17 @@ def test_plan_with_llm_strategy_uses_shipped_descriptions():
 
 
 def test_shipped_description_files_cover_their_labels():
-    from raysynth.datasets.emotion import EMODB_LABELS
+    from raysynth.datasets.emotion import (
+        CREMA_LABELS,
+        EMODB_LABELS,
+        IEMOCAP_LABELS,
+        RAVDESS_LABELS,
+        TESS_LABELS,
+    )
     from raysynth.datasets.fsdd import DIGIT_WORDS
     from raysynth.datasets.gtzan import GENRE_TEXT, GENRES
+    from raysynth.datasets.speech_commands import WORDS12
+    from raysynth.datasets.ucf101 import CLASS_TEXT
     from raysynth.testing import TOY_LABELS
 
     expected = {
@@ -66,11 +74,19 @@ def test_shipped_description_files_cover_their_labels():
         "fsdd": DIGIT_WORDS,
         "emodb": EMODB_LABELS,
         "gtzan": [GENRE_TEXT.get(g, g) for g in GENRES],
+        "ucf101": list(CLASS_TEXT.values()),
+        "speech_commands12": [*WORDS12, "an unknown word", "silence"],
+        "iemocap": IEMOCAP_LABELS,
+        "crema_d": CREMA_LABELS,
+        "ravdess": RAVDESS_LABELS,
+        "tess": TESS_LABELS,
     }
-    for dataset, labels in expected.items():
+    for dataset in DATASETS:  # every built-in dataset ships a file
         shipped = DescriptionSet.load(shipped_descriptions(dataset))
-        assert set(shipped.descriptions) >= set(labels), dataset
+        assert shipped.provenance["method"] == "hand-written"
         assert all(len(d) == shipped.provenance["n"] == len(set(d)) for d in shipped.descriptions.values())
+        assert set(shipped.descriptions) >= set(expected.get(dataset, [])), dataset
+    assert len(DescriptionSet.load(shipped_descriptions("esc50")).descriptions) == 50
 
 
 @pytest.mark.parametrize(
