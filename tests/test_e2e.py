@@ -15,30 +15,45 @@ def run_job(script, *args, monkeypatch):
     return info.value.code
 
 
+def run_job_capturing(script, *args):
+    """Run a job script in this process; returns (exit code, stdout)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        code = run_job(script, *args, monkeypatch=patch)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def smoke(ray_session, tmp_path_factory):
+    """The smoke sweep run twice (the second must reuse the shards), then the report: outputs and logs."""
+    work = tmp_path_factory.mktemp("smoke") / "work"
+    shard_dir = work / "synthetic" / "toy" / "audiogen" / "label"
+    first = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke")
+    shards = sorted(shard_dir.glob("part-*.parquet"))
+    second = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "again")
+    report = run_job_capturing("report.py", str(work / "ray_results" / "smoke"))
+    return {"work": work, "first": first, "second": second, "report": report, "shards": shards,
+            "shards_after": sorted(shard_dir.glob("part-*.parquet"))}  # fmt: skip
+
+
 @pytest.mark.e2e
-def test_smoke_sweep_then_report(ray_session, tmp_path, monkeypatch, capsys):
-    work = tmp_path / "work"
-    code = run_job(
-        "sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke", monkeypatch=monkeypatch
-    )
-    out = capsys.readouterr().out
+def test_smoke_sweep_then_report(smoke):
+    code, out = smoke["first"]
     assert code == 0, out
     assert "4 trial(s), 0 failed" in out
     assert "| real_fraction=0.5 |" in out and "synth_multiplier=1.0" in out
-    shards = sorted((work / "synthetic" / "toy" / "audiogen" / "label").glob("part-*.parquet"))
-    assert shards, "the generation stage wrote no shard"
+    assert smoke["shards"], "the generation stage wrote no shard"
 
     # A second sweep reuses the shards: nothing new is generated.
-    code = run_job(
-        "sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "again", monkeypatch=monkeypatch
-    )
-    out = capsys.readouterr().out
+    code, out = smoke["second"]
     assert code == 0 and "wrote 0 in 0 shard(s)" in out
-    assert sorted((work / "synthetic" / "toy" / "audiogen" / "label").glob("part-*.parquet")) == shards
+    assert smoke["shards_after"] == smoke["shards"]
 
-    exp = work / "ray_results" / "smoke"
-    code = run_job("report.py", str(exp), monkeypatch=monkeypatch)
-    out = capsys.readouterr().out
+    exp = smoke["work"] / "ray_results" / "smoke"
+    code, out = smoke["report"]
     assert code == 0 and "± " in out and "skipped" not in out, out
     for name in (
         "trials.csv",
@@ -49,7 +64,13 @@ def test_smoke_sweep_then_report(ray_session, tmp_path, monkeypatch, capsys):
         assert (exp / name).is_file(), name
     for figure in ("fig_synth_multiplier", "fig_real_fraction", "fig_class_precision", "fig_snr"):
         assert (exp / f"{figure}.png").stat().st_size > 1000 and (exp / f"{figure}.pdf").is_file(), figure
-    check_html_in_chromium(exp / "report.html")
+    assert (exp / "report.html").is_file()
+
+
+@pytest.mark.e2e
+def test_report_html_renders_in_chromium(smoke):
+    assert smoke["report"][0] == 0
+    check_html_in_chromium(smoke["work"] / "ray_results" / "smoke" / "report.html")
 
 
 def check_html_in_chromium(page):
