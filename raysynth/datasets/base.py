@@ -39,6 +39,7 @@ class DatasetRecipe:
         test_only: data made in code for tests and the smoke preset, not a real corpus.
         folds: the number of official folds where ``split`` holds fold numbers ("1", "2", ...);
             0 where it holds train/valid/test.
+        corpus_dir: a fixed corpus location (``noise:<dir>``); ``None``: ``<data_root>/<name>``.
     """
 
     name: str
@@ -49,6 +50,7 @@ class DatasetRecipe:
     url: str
     test_only: bool = False
     folds: int = 0
+    corpus_dir: Path | None = None
 
 
 DATASETS: dict[str, DatasetRecipe] = {}
@@ -71,15 +73,13 @@ def get_recipe(name: str) -> DatasetRecipe:
 
         directory = Path(name.split(":", 1)[1]).expanduser()
 
-        def prepare(corpus_dir: Path, output_dir: Path, sample_rate: int = 16000, **kwargs) -> PrepareReport:
-            return prepare_noise(directory, output_dir, sample_rate, **kwargs)
-
         def download(target_dir: Path) -> Path:
             raise DatasetError(f"noise folders are not downloaded; {directory} has to exist")
 
         return DatasetRecipe(
-            noise_name(directory), download, prepare, "{label} noise", f"{directory}/*.wav", str(directory)
-        )
+            noise_name(directory), download, prepare_noise, "{label} noise", f"{directory}/*.wav",
+            str(directory), corpus_dir=directory,
+        )  # fmt: skip
     if name not in DATASETS:
         raise KeyError(f"unknown dataset '{name}'; registered datasets: {', '.join(sorted(DATASETS))}")
     return DATASETS[name]
@@ -276,6 +276,13 @@ def safe_extract(archive: Path, target_dir: Path) -> None:
         raise DatasetError(f"{archive} is neither a zip nor a tar archive")
 
 
+def corpora_root(recipe: DatasetRecipe, data_root: Path | None, work_dir: Path) -> Path | None:
+    """The data root to use: the given one, or ``<work_dir>/corpora`` for test-only sets built in code."""
+    if data_root is None and recipe.test_only:
+        return Path(work_dir) / "corpora"
+    return data_root
+
+
 def manifest_path(work_dir: Path, dataset: str) -> Path:
     return Path(work_dir) / dataset / MANIFEST_NAME
 
@@ -325,16 +332,15 @@ def prepare_report(
     accepted = inspect.signature(recipe.prepare).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     options = {k: v for k, v in options.items() if v is not None and (takes_any or k in accepted)}
-    if name.startswith("noise:"):
-        return recipe.prepare(Path(recipe.url), work_dir, sample_rate, **options)
+    if recipe.corpus_dir is not None:
+        return recipe.prepare(recipe.corpus_dir, work_dir, sample_rate, **options)
+    data_root = corpora_root(recipe, data_root, work_dir)
     if data_root is None:
-        if not recipe.test_only:
-            raise DatasetError(
-                f"no data root for '{name}': pass --data-root, set paths.data_root in the spec, or set "
-                f"$RAYSYNTH_DATA to the folder holding {recipe.layout}. To get the corpus: "
-                f"`python jobs/prepare.py {name} --download --root <data_root>` (source: {recipe.url})"
-            )
-        data_root = Path(work_dir) / "corpora"
+        raise DatasetError(
+            f"no data root for '{name}': pass --data-root, set paths.data_root in the spec, or set "
+            f"$RAYSYNTH_DATA to the folder holding {recipe.layout}. To get the corpus: "
+            f"`python jobs/prepare.py {name} --download --root <data_root>` (source: {recipe.url})"
+        )
     corpus_dir = Path(data_root) / name
     if not corpus_dir.is_dir() or not any(corpus_dir.iterdir()):
         if download or recipe.test_only:

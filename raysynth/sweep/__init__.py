@@ -128,21 +128,20 @@ def prepare_inputs(
 ) -> Inputs:
     """Make sure the manifests and the shards the spec needs exist; build them unless ``no_generate``."""
     from raysynth.datasets import get_recipe
+    from raysynth.datasets.base import corpora_root, prepare_report
     from raysynth.datasets.base import manifest_path as noise_manifest_path
-    from raysynth.datasets.base import prepare_report
     from raysynth.datasets.noise import noise_name
     from raysynth.generate.engine import existing_ids
 
     check_generator_name(spec.generation.generator)
     store = work_dir / "synthetic"
-    recipe = get_recipe(spec.dataset.name)
-    if data_root is None and recipe.test_only:
-        data_root = work_dir / "corpora"  # test-only data is built there, noise included
-        if not (data_root / recipe.name).is_dir() and not no_generate:
-            recipe.download(data_root)
+    data_root = corpora_root(get_recipe(spec.dataset.name), data_root, work_dir)
+    manifest = manifest_path(work_dir, spec.dataset.name)
+    if not no_generate:
+        # First, as it also builds test-only corpora (their noise folders included).
+        manifest = prepare_dataset(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
     noise_dir = _noise_directory(spec, data_root)
     synthetic_noise = "synthetic" in spec.grid.noise_source
-    manifest = manifest_path(work_dir, spec.dataset.name)
     noise_manifest = noise_manifest_path(work_dir, noise_name(noise_dir)) if noise_dir else None
     if no_generate:
         missing = []
@@ -166,7 +165,6 @@ def prepare_inputs(
             raise MissingPrerequisites("--no-generate, but the sweep needs:\n  - " + "\n  - ".join(missing))
         noise_shards = noise_store_dir(spec, store, noise_manifest) if synthetic_noise else None
         return Inputs(manifest, noise_manifest, noise_shards, [])
-    manifest = prepare_dataset(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
     generation = ensure_synthetic(spec, manifest, store)
     noise_shards = None
     if noise_dir is not None:
