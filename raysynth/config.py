@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import os
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,14 +48,37 @@ class DatasetConfig(_Strict):
     clip_seconds: float = Field(1.0, gt=0, le=60)
 
 
+class GeneratorOverrides(_Strict):
+    """Per-backend values under ``generation.per_generator.<name>``, for specs with a generator axis."""
+
+    model_id: str | None = None
+    tiny: bool | None = None
+    batch_size: int | None = Field(None, ge=1, le=4096)
+    top_k: int | None = Field(None, ge=1)
+    guidance: float | None = Field(None, ge=0)
+    steps: int | None = Field(None, ge=1)
+    scheduler: str | None = None
+    dtype: Literal["fp32", "fp16", "bf16"] | None = None
+    negative_prompt: str | None = None
+    num_gpus: float | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)
+    runtime_env: dict[str, Any] | None = None
+
+
 class GenerationConfig(_Strict):
     generator: str = "audiogen"
     model_id: str | None = Field(None, description="hub id or local path; None: the backend's default")
     tiny: bool = Field(False, description="random-weight toy model built offline (tests, --smoke-test)")
-    duration_s: float = Field(1.0, gt=0, le=30)
-    batch_size: int = Field(8, ge=1, le=4096)
-    top_k: int = Field(250, ge=1)
-    guidance: float = Field(3.0, ge=0)
+    duration_s: float = Field(1.0, gt=0, le=60)
+    batch_size: int | None = Field(None, ge=1, le=4096, description="None: the backend's default")
+    top_k: int = Field(250, ge=1, description="language-model backends: top-k sampling")
+    guidance: float | None = Field(None, ge=0, description="classifier-free guidance; None: the backend's")
+    steps: int | None = Field(None, ge=1, description="diffusion backends: denoising steps")
+    scheduler: str | None = Field(
+        None, description="diffusion backends: dpm (DPM-Solver++) or ddim; None: the backend's default"
+    )
+    dtype: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="weights and activations")
+    negative_prompt: str | None = Field(None, description="diffusion backends: what to steer away from")
     prompt_template: str | None = Field(None, description="None: the dataset's own template")
     descriptions: str | None = Field(
         None, description="llm strategy: description file; None: the shipped one"
@@ -67,6 +91,17 @@ class GenerationConfig(_Strict):
     runtime_env: dict[str, Any] | None = Field(
         None, description="Ray runtime_env for the generator actors (e.g. pip pins of a conflicting backend)"
     )
+    per_generator: dict[str, GeneratorOverrides] = Field(
+        default_factory=dict, description="values for one backend only (with a generator axis in grid)"
+    )
+
+    def for_generator(self, name: str) -> GenerationConfig:
+        """This config for backend ``name``: its ``per_generator`` values over the shared ones."""
+        overrides = self.per_generator.get(name)
+        update = overrides.model_dump(exclude_none=True) if overrides else {}
+        if name != self.generator and "model_id" not in update:
+            update["model_id"] = None  # a model id given for one backend never applies to another
+        return self.model_copy(update={**update, "generator": name, "per_generator": {}})
 
 
 class TrainConfig(_Strict):
@@ -121,9 +156,17 @@ class GridConfig(_Strict):
     seed: list[int] = [0]
     fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
     noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]
+    generator: list[str] | None = Field(None, description="None: generation.generator only")
 
     @field_validator(
-        "real_fraction", "synth_multiplier", "strategy", "seed", "fold", "noise_source", mode="before"
+        "real_fraction",
+        "synth_multiplier",
+        "strategy",
+        "seed",
+        "fold",
+        "noise_source",
+        "generator",
+        mode="before",
     )
     @classmethod
     def _listify(cls, value: Any) -> Any:
@@ -146,7 +189,12 @@ class GridConfig(_Strict):
         return values
 
     def axes(self) -> dict[str, list[Any]]:
-        return {name: list(getattr(self, name)) for name in type(self).model_fields}
+        """Every axis with its values (``generator`` only where the grid gives it)."""
+        return {
+            name: list(getattr(self, name))
+            for name in type(self).model_fields
+            if getattr(self, name) is not None
+        }
 
 
 class ResourcesConfig(_Strict):
@@ -180,6 +228,13 @@ class ExperimentSpec(_Strict):
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def generators(self) -> list[str]:
+        """The backends this experiment uses: the grid's generator axis, or ``generation.generator``."""
+        return list(self.grid.generator) if self.grid.generator else [self.generation.generator]
+
+    def per_generator_names(self) -> list[str]:
+        return list(self.generation.per_generator)
+
     def needs_synthetic(self) -> bool:
         return any(m > 0 for m in self.grid.synth_multiplier)
 
@@ -190,13 +245,17 @@ class ExperimentSpec(_Strict):
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys that ``model`` accepts at ``loc`` (the parent of the offending key)."""
     current: Any = model
-    for part in loc:
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         field = current.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        ):
+        annotation = field.annotation if field is not None else None
+        if typing.get_origin(annotation) is dict and parts:
+            annotation = typing.get_args(annotation)[1]  # a dict of models: skip its key
+            parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
-        current = field.annotation
+        current = annotation
     return list(current.model_fields)
 
 

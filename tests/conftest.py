@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,39 @@ def shared_data() -> Path:
             pytest.fail(message + "; CI must have them")
         pytest.skip(message)
     return root
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a driver and every process it started (its local Ray: GCS, raylet, workers).
+
+    Killing only the driver would leave its Ray workers running on; they would keep writing into
+    the experiment while the resumed run works on it. Killing the tree is a hard crash of the run.
+    """
+    found, stack = [], [pid]
+    while stack:
+        parent = stack.pop()
+        for children in glob.glob(f"/proc/{parent}/task/*/children"):
+            try:
+                kids = [int(c) for c in open(children).read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            stack.extend(kids)
+    for target in [pid, *found]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 30
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in found):
+        time.sleep(0.2)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def test_unreachable_pretrained_model_is_clear(monkeypatch):
 def context(tmp_path):
     manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"train": 6, "valid": 2, "test": 2})
     return lambda **train: TrialContext(
-        str(manifest), {}, "x", 16000, 1.0, TrainConfig(epochs=2, batch_size=8, **train)
+        str(manifest), {}, {}, 16000, 1.0, TrainConfig(epochs=2, batch_size=8, **train)
     )
 
 
@@ -143,7 +143,7 @@ def test_embedding_cache_through_ray_matches_in_trial_embeddings(ray_session, tm
     assert len(cached_ids(out)) == written
 
     cfg = {"real_fraction": 1.0, "synth_multiplier": 0, "strategy": "label", "seed": 0}
-    base = dict(manifest=str(manifest), shards={}, model_id="x", sample_rate=16000, clip_seconds=1.0, train=train,
+    base = dict(manifest=str(manifest), shards={}, model_ids={}, sample_rate=16000, clip_seconds=1.0, train=train,
                 noise=noise, noise_manifest=str(noise_manifest))  # fmt: skip
     cached = run_trial(cfg, TrialContext(**base, embeddings=str(out)), lambda m, s: None)
     direct = run_trial(cfg, TrialContext(**base), lambda m, s: None)

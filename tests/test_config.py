@@ -88,3 +88,52 @@ def test_work_dir_and_storage_defaults(tmp_path, monkeypatch):
     assert work == tmp_path / "raysynth_work"
     assert resolve_storage_path(spec, work) == str(work / "ray_results")
     assert resolve_storage_path(spec, work, "s3://bucket/results") == "s3://bucket/results"
+
+
+def test_generator_axis_and_per_generator_values():
+    spec = parse_spec(
+        {
+            "name": "g",
+            "dataset": {"name": "toy"},
+            "generation": {
+                "generator": "audiogen",
+                "model_id": "facebook/audiogen-medium",
+                "dtype": "fp16",
+                "per_generator": {"audioldm2": {"model_id": "cvssp/audioldm2-large", "steps": 50}},
+            },
+            "grid": {"generator": ["audiogen", "audioldm2", "musicgen"]},
+        }
+    )
+    assert spec.generators() == ["audiogen", "audioldm2", "musicgen"]
+    ldm = spec.generation.for_generator("audioldm2")
+    assert (ldm.generator, ldm.model_id, ldm.steps, ldm.dtype) == (
+        "audioldm2",
+        "cvssp/audioldm2-large",
+        50,
+        "fp16",
+    )
+    # The model id given for audiogen does not leak into another backend.
+    assert spec.generation.for_generator("musicgen").model_id is None
+    assert spec.generation.for_generator("audiogen").model_id == "facebook/audiogen-medium"
+
+
+def test_unknown_generator_on_the_axis_is_named_before_any_work(tmp_path):
+    from raysynth.generate.stage import check_spec_generators
+    from raysynth.generators import GeneratorError
+
+    spec = parse_spec(
+        {"name": "g", "dataset": {"name": "toy"}, "grid": {"generator": ["audiogen", "audioldm"]}}
+    )
+    with pytest.raises(GeneratorError, match="grid.generator: unknown generator 'audioldm'; registered"):
+        check_spec_generators(spec)
+    spec = parse_spec(
+        {"name": "g", "dataset": {"name": "toy"}, "generation": {"per_generator": {"musicgen": {"top_k": 5}}}}
+    )
+    with pytest.raises(GeneratorError, match="per_generator has 'musicgen', which is not a generator"):
+        check_spec_generators(spec)
+    bad_key = tmp_path / "s.yaml"
+    bad_key.write_text(
+        "name: g\ndataset: {name: toy}\ngeneration:\n  per_generator:\n    musicgen: {topk: 5}\n"
+    )
+    with pytest.raises(SpecError, match=r"generation.per_generator.musicgen.topk.*did you mean 'top_k'"):
+        load_spec(bad_key)

@@ -3,7 +3,15 @@ import pytest
 
 from raysynth.config import GenerationConfig
 from raysynth.generate.engine import ShardWriter, clip_problem
-from raysynth.generators import GENERATORS, GeneratorError, build_generator, resolve_model_id
+from raysynth.generators import (
+    BACKENDS,
+    GENERATORS,
+    GeneratorError,
+    build_generator,
+    check_generation,
+    effective_config,
+    resolve_model_id,
+)
 from raysynth.generators.audiogen import build_tiny_audiogen
 
 
@@ -50,6 +58,73 @@ class GeneratorContract:
 class TestAudioGenContract(GeneratorContract):
     config = GenerationConfig(generator="audiogen", tiny=True, top_k=50)
     expected_rate = 16000
+
+
+class TestAudioLDM2Contract(GeneratorContract):
+    config = GenerationConfig(generator="audioldm2", tiny=True, steps=2)
+    expected_rate = 16000
+
+
+class TestAudioLDM2DDIMContract(GeneratorContract):
+    config = GenerationConfig(
+        generator="audioldm2", tiny=True, steps=2, scheduler="ddim", negative_prompt="low quality"
+    )
+    expected_rate = 16000
+
+
+class TestMusicGenContract(GeneratorContract):
+    config = GenerationConfig(generator="musicgen", tiny=True, top_k=20)
+    expected_rate = 32000
+
+
+class TestStableAudioContract(GeneratorContract):
+    config = GenerationConfig(generator="stable_audio", tiny=True, steps=3)
+    expected_rate = 44100
+
+
+def test_every_backend_has_a_contract_test():
+    tested = {cls.config.generator for cls in GeneratorContract.__subclasses__()}
+    assert tested == set(BACKENDS) == {"audiogen", "audioldm2", "musicgen", "stable_audio"}
+
+
+def _save_tiny(name, folder):
+    """Save a tiny backend with its library's own save_pretrained, as a user's local copy would be."""
+    if name == "audioldm2":
+        from raysynth.generators.audioldm2 import build_tiny_audioldm2
+
+        build_tiny_audioldm2().save_pretrained(folder)
+    elif name == "musicgen":
+        from raysynth.generators.musicgen import build_tiny_musicgen
+
+        model, tokenizer = build_tiny_musicgen()
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    else:
+        from raysynth.generators.stable_audio import build_tiny_stable_audio
+
+        build_tiny_stable_audio().save_pretrained(folder)
+
+
+@pytest.mark.parametrize("name", ["audioldm2", "musicgen", "stable_audio"])
+def test_from_pretrained_local_folder_matches_the_built_model(name, tmp_path):
+    """The real loading path (from_pretrained) on a local folder gives the same clips as the tiny model."""
+    _save_tiny(name, tmp_path / name)
+    steps = None if name == "musicgen" else 2
+    tiny = build_generator(GenerationConfig(generator=name, tiny=True, steps=steps, top_k=20))
+    loaded = build_generator(
+        GenerationConfig(generator=name, model_id=str(tmp_path / name), steps=steps, top_k=20)
+    )
+    assert loaded.model_id == str(tmp_path / name)
+    np.testing.assert_allclose(
+        loaded.generate(["rain sound"], [5], 0.25)[0], tiny.generate(["rain sound"], [5], 0.25)[0], atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_half_precision_generates_finite_audio(dtype):
+    generator = build_generator(GenerationConfig(generator="stable_audio", tiny=True, steps=2, dtype=dtype))
+    clip = generator.generate(["rain sound"], [3], 0.25)[0]
+    assert clip.dtype == np.float32 and np.isfinite(clip).all()
 
 
 def test_quality_guard_detects_nan_silence_and_clipping():
@@ -118,10 +193,31 @@ def test_tiny_weights_are_seeded():
         assert np.array_equal(pa.detach().numpy(), pb.detach().numpy()), name
 
 
-def test_duration_out_of_range():
-    generator = build_generator(GenerationConfig(tiny=True))
-    with pytest.raises(ValueError, match=r"duration_s has to be in \(0, 10"):
-        generator.generate(["a"], [0], 12.0)
+def test_bad_generation_settings_fail_before_any_model_is_built(tmp_path):
+    with pytest.raises(GeneratorError, match=r"duration_s has to be in \(0, 10.0\] for audiogen, but is 12"):
+        check_generation(GenerationConfig(duration_s=12.0))
+    with pytest.raises(
+        GeneratorError, match=r"scheduler has to be one of \['dpm'\] for stable_audio, but is 'ddim'"
+    ):
+        check_generation(GenerationConfig(generator="stable_audio", scheduler="ddim"))
+    with pytest.raises(GeneratorError, match="steps is for diffusion backends; musicgen"):
+        check_generation(GenerationConfig(generator="musicgen", steps=10))
+    with pytest.raises(GeneratorError, match="model_id '.*nowhere' looks like a local path"):
+        check_generation(GenerationConfig(generator="audioldm2", model_id=str(tmp_path / "nowhere")))
+    assert check_generation(GenerationConfig(generator="stable_audio", duration_s=47.0)).steps == 50
+
+
+def test_backend_defaults_fill_unset_values():
+    config = effective_config(GenerationConfig(generator="audioldm2"))
+    assert (config.batch_size, config.guidance, config.steps, config.scheduler) == (8, 3.5, 25, "dpm")
+    config = effective_config(GenerationConfig(generator="musicgen", batch_size=3, guidance=1.5))
+    assert (config.batch_size, config.guidance, config.steps) == (3, 1.5, None)
+
+
+def test_tiny_generator_checks_its_own_shorter_range():
+    generator = build_generator(GenerationConfig(generator="stable_audio", tiny=True, steps=2))
+    with pytest.raises(ValueError, match=r"duration_s has to be in \(0, 1.49\], but is 5"):
+        generator.generate(["a"], [0], 5.0)
 
 
 def test_unknown_generator_lists_registered():
@@ -132,13 +228,18 @@ def test_unknown_generator_lists_registered():
 
 def test_model_ids():
     assert resolve_model_id(GenerationConfig()) == "facebook/audiogen-medium"
+    assert resolve_model_id(GenerationConfig(generator="audioldm2")) == "cvssp/audioldm2"
+    assert resolve_model_id(GenerationConfig(generator="musicgen")) == "facebook/musicgen-small"
+    assert resolve_model_id(GenerationConfig(generator="stable_audio")) == "stabilityai/stable-audio-open-1.0"
     assert resolve_model_id(GenerationConfig(tiny=True)) == "raysynth/tiny-audiogen"
     assert resolve_model_id(GenerationConfig(model_id="/models/ag")) == "/models/ag"
 
 
-def test_unreachable_model_names_id_and_how_to_fix(monkeypatch):
+@pytest.mark.parametrize("name", ["audiogen", "audioldm2", "musicgen", "stable_audio"])
+def test_unreachable_model_names_id_and_how_to_fix(name, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
     with pytest.raises(GeneratorError) as info:
-        build_generator(GenerationConfig(model_id="facebook/audiogen-medium", num_gpus=0))
+        build_generator(GenerationConfig(generator=name, num_gpus=0))
     message = str(info.value)
-    assert "facebook/audiogen-medium" in message and "huggingface-cli download" in message
+    assert BACKENDS[name].default_model_id in message and "huggingface-cli download" in message

@@ -1,49 +1,14 @@
 """A sweep whose driver is killed mid-way resumes to completion without rerunning finished trials."""
 
-import glob
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import REPO_ROOT
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a driver and every process it started (its local Ray: GCS, raylet, workers).
-
-    Killing only the driver would leave its Ray workers running on; they would keep writing into
-    the experiment while the resumed run works on it. Killing the tree is a hard crash of the run.
-    """
-    found, stack = [], [pid]
-    while stack:
-        parent = stack.pop()
-        for children in glob.glob(f"/proc/{parent}/task/*/children"):
-            try:
-                kids = [int(c) for c in open(children).read().split()]
-            except OSError:
-                continue
-            found.extend(kids)
-            stack.extend(kids)
-    for target in [pid, *found]:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.time() + 30
-    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in found):
-        time.sleep(0.2)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
+from conftest import REPO_ROOT, kill_tree
 
 
 def trial_epochs(experiment):
@@ -123,7 +88,7 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
         "grid: {synth_multiplier: 2}\n"
     )
     command = [sys.executable, "jobs/generate.py", "--config", str(spec_file), "--work-dir", str(tmp_path)]
-    shards = store_dir(load_spec(spec_file), tmp_path / "synthetic", "label")
+    shards = store_dir(load_spec(spec_file), tmp_path / "synthetic", "label", "audiogen")
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -146,7 +111,9 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
     ids = pq.read_table(sorted(shards.glob("part-*.parquet")), columns=["id"]).column("id").to_pylist()
     planned = [
         row["id"]
-        for row in plan_for_spec(load_spec(spec_file), tmp_path / "toy" / "manifest.parquet", "label", 2)
+        for row in plan_for_spec(
+            load_spec(spec_file), tmp_path / "toy" / "manifest.parquet", "label", 2, "audiogen"
+        )
     ]
     assert len(ids) == len(set(ids)) == len(planned) == 80
     assert set(ids) == set(planned)

@@ -30,7 +30,7 @@ def context(tmp_path):
     shards = tmp_path / "synthetic"
     dummy_shard(shards / "part-0.parquet", clips_per_class=12)
     train = TrainConfig(epochs=2, batch_size=8, n_mels=32)
-    return TrialContext(str(manifest), {"label": str(shards)}, "dummy", 16000, 1.0, train)
+    return TrialContext(str(manifest), {"dummy/label": str(shards)}, {"dummy": "dummy"}, 16000, 1.0, train)
 
 
 def config(real_fraction, multiplier, seed=0):
@@ -93,7 +93,7 @@ def test_nan_loss_stops_with_reason(context):
     bad = TrialContext(
         context.manifest,
         context.shards,
-        context.model_id,
+        context.model_ids,
         16000,
         1.0,
         TrainConfig(epochs=1, batch_size=8, n_mels=32, learning_rate=1e30),
@@ -113,7 +113,7 @@ def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     spec.train.epochs = 8  # the spec's 12 give 0.99 (see the README); 8 keep the suite fast
     manifest = prepare_dataset("fsdd", shared_data, tmp_path, spec.dataset.sample_rate)
     context = TrialContext(
-        str(manifest), {}, "unused", spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train
+        str(manifest), {}, {}, spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train
     )
     last = run_trial(config(1.0, 0), context, lambda m, s: None)
     assert last["selected_test_acc"] >= 0.95, last
@@ -128,7 +128,7 @@ def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
     with pytest.raises(ValueError, match="fixed train/valid/test"):
         split_roles({"train", "valid", "test"}, 2)
     manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"1": 3, "2": 3, "3": 3, "4": 3})
-    context = TrialContext(str(manifest), {}, "x", 16000, 1.0, TrainConfig(epochs=1, batch_size=8, n_mels=32))
+    context = TrialContext(str(manifest), {}, {}, 16000, 1.0, TrainConfig(epochs=1, batch_size=8, n_mels=32))
     mix = build_mixture({**config(1.0, 0), "fold": 2}, context)
     assert len(mix.test) == len(mix.valid) == 12 and len(mix.train) == 24
     assert all("/2/" in i for i in mix.test.ids) and all("/3/" in i for i in mix.valid.ids)
@@ -174,7 +174,7 @@ def test_trial_with_real_noise_reports_snr_metrics(context, tmp_path):
     noisy_context = TrialContext(
         context.manifest,
         context.shards,
-        context.model_id,
+        context.model_ids,
         16000,
         1.0,
         context.train,

@@ -73,7 +73,16 @@ def chunk_plan(plan: list[dict], batch_size: int, done: set[str]) -> list[list[d
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    for name in ("raysynth", "torch", "torchaudio", "audiocraft", "ray", "numpy"):
+    for name in (
+        "raysynth",
+        "torch",
+        "torchaudio",
+        "audiocraft",
+        "diffusers",
+        "transformers",
+        "ray",
+        "numpy",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -205,6 +214,9 @@ def run_generation(
     """
     import ray
 
+    from raysynth.generators import check_generation
+
+    config = check_generation(config)  # bad settings fail here, before any actor or GPU
     out_dir = Path(out_dir)
     done = existing_ids(out_dir)
     chunks = chunk_plan(plan, config.batch_size, done)

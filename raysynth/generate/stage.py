@@ -11,7 +11,7 @@ from raysynth.datasets import get_recipe, read_manifest
 from raysynth.datasets.base import STANDARD_SPLITS, split_roles
 from raysynth.generate.engine import GenerationSummary, existing_ids, run_generation
 from raysynth.generate.plan import ClassInfo, plan_clips, shard_dir
-from raysynth.generators import resolve_model_id
+from raysynth.generators import GeneratorError, resolve_model_id
 
 
 def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
@@ -49,8 +49,12 @@ def load_descriptions(spec: ExperimentSpec) -> dict[str, list[str]]:
     return DescriptionSet.load(path).descriptions
 
 
-def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplier: float) -> list[dict]:
+def plan_for_spec(
+    spec: ExperimentSpec, manifest: Path, strategy: str, multiplier: float, generator: str
+) -> list[dict]:
     classes, train_counts = manifest_classes(manifest)
+    if not classes:
+        raise ValueError(f"manifest {manifest} has no labels: there is nothing to generate")
     recipe = get_recipe(spec.dataset.name)
     descriptions = None
     if strategy == "llm":
@@ -63,8 +67,8 @@ def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplie
     return plan_clips(
         dataset=spec.dataset.name,
         classes=classes,
-        generator=spec.generation.generator,
-        model_id=resolve_model_id(spec.generation),
+        generator=generator,
+        model_id=resolve_model_id(spec.generation.for_generator(generator)),
         strategy=strategy,
         clips_per_class=synth_counts(train_counts, multiplier),
         seed=spec.generation.seed,
@@ -74,18 +78,41 @@ def plan_for_spec(spec: ExperimentSpec, manifest: Path, strategy: str, multiplie
     )
 
 
-def store_dir(spec: ExperimentSpec, store: Path, strategy: str) -> Path:
-    return shard_dir(store, spec.dataset.name, spec.generation.generator, strategy)
+def store_dir(spec: ExperimentSpec, store: Path, strategy: str, generator: str) -> Path:
+    return shard_dir(store, spec.dataset.name, generator, strategy)
+
+
+def synthetic_sources(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Every (generator, strategy) pair the grid trains on."""
+    return [(g, s) for g in spec.generators() for s in spec.grid.strategy]
+
+
+def check_spec_generators(spec: ExperimentSpec) -> None:
+    """Every generator the spec names is registered and its settings are valid, before any GPU."""
+    from raysynth.generators import check_generation
+
+    for name in spec.per_generator_names():
+        if name not in spec.generators():
+            raise GeneratorError(
+                f"generation.per_generator has '{name}', which is not a generator of this spec "
+                f"({', '.join(spec.generators())})"
+            )
+    for name in spec.generators():
+        try:
+            check_generation(spec.generation.for_generator(name))
+        except GeneratorError as error:
+            where = "grid.generator" if spec.grid.generator else "generation.generator"
+            raise GeneratorError(f"{where}: {error}") from None
 
 
 def missing_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> dict[str, int]:
-    """Per strategy, how many planned clips are not on disk yet (the largest multiplier counts)."""
+    """Per "generator/strategy", how many planned clips are not on disk yet (the largest multiplier counts)."""
     multiplier = max(spec.grid.synth_multiplier)
     missing = {}
-    for strategy in spec.grid.strategy:
-        plan = plan_for_spec(spec, manifest, strategy, multiplier)
-        done = existing_ids(store_dir(spec, store, strategy))
-        missing[strategy] = sum(row["id"] not in done for row in plan)
+    for generator, strategy in synthetic_sources(spec):
+        plan = plan_for_spec(spec, manifest, strategy, multiplier, generator)
+        done = existing_ids(store_dir(spec, store, strategy, generator))
+        missing[f"{generator}/{strategy}"] = sum(row["id"] not in done for row in plan)
     return missing
 
 
@@ -95,13 +122,13 @@ def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[
         return []
     multiplier = max(spec.grid.synth_multiplier)
     summaries = []
-    for strategy in spec.grid.strategy:
-        plan = plan_for_spec(spec, manifest, strategy, multiplier)
+    for generator, strategy in synthetic_sources(spec):
+        plan = plan_for_spec(spec, manifest, strategy, multiplier, generator)
         summaries.append(
             run_generation(
                 plan,
-                store_dir(spec, store, strategy),
-                spec.generation,
+                store_dir(spec, store, strategy, generator),
+                spec.generation.for_generator(generator),
                 spec.dataset.sample_rate,
                 spec.spec_hash(),
             )
@@ -109,11 +136,11 @@ def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[
     return summaries
 
 
-def noise_store_dir(spec: ExperimentSpec, store: Path, noise_manifest: Path) -> Path:
-    return shard_dir(store, noise_manifest.parent.name, spec.generation.generator, "label")
+def noise_store_dir(store: Path, noise_manifest: Path, generator: str) -> Path:
+    return shard_dir(store, noise_manifest.parent.name, generator, "label")
 
 
-def plan_noise(spec: ExperimentSpec, noise_manifest: Path) -> list[dict]:
+def plan_noise(spec: ExperimentSpec, noise_manifest: Path, generator: str) -> list[dict]:
     """Synthetic noise: ``synthetic_clips_per_recording`` clips prompted by each *training* recording's name."""
     rows = read_manifest(noise_manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
     classes = {
@@ -124,8 +151,8 @@ def plan_noise(spec: ExperimentSpec, noise_manifest: Path) -> list[dict]:
     return plan_clips(
         dataset=noise_manifest.parent.name,
         classes=sorted(classes.values(), key=lambda c: c.label_id),
-        generator=spec.generation.generator,
-        model_id=resolve_model_id(spec.generation),
+        generator=generator,
+        model_id=resolve_model_id(spec.generation.for_generator(generator)),
         strategy="label",
         clips_per_class=spec.noise.synthetic_clips_per_recording,
         seed=spec.generation.seed,
@@ -133,9 +160,17 @@ def plan_noise(spec: ExperimentSpec, noise_manifest: Path) -> list[dict]:
     )
 
 
-def ensure_synthetic_noise(spec: ExperimentSpec, noise_manifest: Path, store: Path) -> GenerationSummary:
-    """Generate the synthetic noise clips that ``noise_source: synthetic`` trains with."""
-    out_dir = noise_store_dir(spec, store, noise_manifest)
-    return run_generation(
-        plan_noise(spec, noise_manifest), out_dir, spec.generation, spec.dataset.sample_rate, spec.spec_hash()
-    )
+def ensure_synthetic_noise(
+    spec: ExperimentSpec, noise_manifest: Path, store: Path
+) -> list[GenerationSummary]:
+    """Generate, with each of the spec's generators, the noise clips ``noise_source: synthetic`` trains with."""
+    return [
+        run_generation(
+            plan_noise(spec, noise_manifest, generator),
+            noise_store_dir(store, noise_manifest, generator),
+            spec.generation.for_generator(generator),
+            spec.dataset.sample_rate,
+            spec.spec_hash(),
+        )
+        for generator in spec.generators()
+    ]

@@ -1,17 +1,24 @@
 """Text-to-audio backends, one module each, behind the :class:`Generator` protocol."""
 
-from raysynth.generators import audiogen  # noqa: F401  (registers the backend)
+# Importing a backend module registers it; the heavy libraries load only when a model is built.
+from raysynth.generators import audiogen, audioldm2, musicgen, stable_audio  # noqa: F401
 from raysynth.generators.base import (
+    BACKENDS,
     DEFAULT_MODEL_IDS,
     GENERATORS,
     Generator,
     GeneratorError,
     build_generator,
+    check_generation,
     check_generator_name,
+    effective_config,
     resolve_model_id,
 )
 
 __all__ = [
+    "BACKENDS",
+    "check_generation",
+    "effective_config",
     "DEFAULT_MODEL_IDS",
     "GENERATORS",
     "Generator",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from raysynth.audio import fix_length
-from raysynth.generators.base import GeneratorError, register_generator
+from raysynth.generators.base import hub_error, register_generator, torch_dtype
 
 if TYPE_CHECKING:
     from audiocraft.models import AudioGen
@@ -66,13 +66,17 @@ def load_audiogen(model_id: str, device: str) -> AudioGen:
     try:
         return AudioGen.get_pretrained(model_id, device=device)
     except Exception as error:  # hub, network and file errors all surface differently
-        raise GeneratorError(
-            f"cannot load AudioGen model '{model_id}': {type(error).__name__}: {error}. "
-            f"On a machine with network access, pre-download it with "
-            f"`huggingface-cli download {model_id}` (then set HF_HUB_OFFLINE=1), or set "
-            f"generation.model_id to a local directory holding compression_state_dict.bin and "
-            f"state_dict.bin."
+        raise hub_error(
+            "AudioGen", model_id, error, "compression_state_dict.bin and state_dict.bin"
         ) from error
+
+
+def set_autocast(model: AudioGen, dtype: str) -> None:
+    """audiocraft runs fp16 autocast on any GPU by default; fp32 turns it off, bf16 swaps the type."""
+    from audiocraft.utils.autocast import TorchAutocast
+
+    enabled = dtype != "fp32" and model.device.type != "cpu"
+    model.autocast = TorchAutocast(enabled=enabled, device_type=model.device.type, dtype=torch_dtype(dtype))
 
 
 @contextmanager
@@ -131,6 +135,7 @@ class AudioGenGenerator:
             model = build_tiny_audiogen(seed=config.seed, device=device)
         else:
             model = load_audiogen(config.model_id or DEFAULT_MODEL_ID, device)
+        set_autocast(model, config.dtype)
         return cls(model, top_k=config.top_k, guidance=config.guidance)
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
@@ -148,4 +153,11 @@ class AudioGenGenerator:
         return [fix_length(clip[0].float().cpu().numpy(), num_samples) for clip in wav]
 
 
-register_generator("audiogen", DEFAULT_MODEL_ID, TINY_MODEL_ID)(AudioGenGenerator.from_config)
+register_generator(
+    "audiogen",
+    default_model_id=DEFAULT_MODEL_ID,
+    tiny_model_id=TINY_MODEL_ID,
+    max_duration_s=10.0,
+    batch_size=32,
+    guidance=3.0,
+)(AudioGenGenerator.from_config)

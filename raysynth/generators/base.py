@@ -1,13 +1,17 @@
-"""The Generator protocol and the registry every backend module fills."""
+"""The Generator protocol, the registry every backend module fills, and the checks run before any GPU."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
+
     from raysynth.config import GenerationConfig
 
 
@@ -19,7 +23,8 @@ class GeneratorError(RuntimeError):
 class Generator(Protocol):
     """A text-to-audio model loaded once, generating batches of prompts.
 
-    ``generate`` returns one mono float32 array per prompt, at ``sample_rate``.
+    ``generate`` returns one mono float32 array per prompt, at ``sample_rate``. Clip b depends only
+    on ``prompts[b]`` and ``seeds[b]``, never on the rest of its batch.
     """
 
     name: str
@@ -30,39 +35,142 @@ class Generator(Protocol):
 
 
 GeneratorFactory = Callable[["GenerationConfig"], Generator]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What the engine and the spec checks need to know about a backend before loading it.
+
+    Args:
+        factory: ``from_config``, which loads the model.
+        default_model_id: the hub id used when the spec gives none.
+        tiny_model_id: the id recorded for the tiny random-weight model.
+        max_duration_s: the longest clip the model makes (from its training or its positions).
+        batch_size: clips per call when the spec gives none (fits a 24 GiB GPU in fp16).
+        guidance: the classifier-free guidance used when the spec gives none.
+        steps: diffusion steps when the spec gives none (``None``: not a diffusion model).
+        schedulers: the ``generation.scheduler`` values it accepts.
+        family: other model ids of the same family, listed in errors.
+    """
+
+    factory: GeneratorFactory
+    default_model_id: str
+    tiny_model_id: str
+    max_duration_s: float
+    batch_size: int
+    guidance: float
+    steps: int | None = None
+    schedulers: tuple[str, ...] = ("sampling",)
+    family: tuple[str, ...] = ()
+
+
+BACKENDS: dict[str, Backend] = {}
+# Kept for callers that only need the factories or ids.
 GENERATORS: dict[str, GeneratorFactory] = {}
 DEFAULT_MODEL_IDS: dict[str, str] = {}
 TINY_MODEL_IDS: dict[str, str] = {}
 
 
-def register_generator(name: str, default_model_id: str, tiny_model_id: str):
-    """Register ``from_config`` of a backend under ``name``."""
+def register_generator(name: str, **info) -> Callable[[GeneratorFactory], GeneratorFactory]:
+    """Register ``from_config`` of a backend under ``name``, with its :class:`Backend` facts."""
 
     def decorator(factory: GeneratorFactory) -> GeneratorFactory:
+        backend = Backend(factory=factory, **info)
+        BACKENDS[name] = backend
         GENERATORS[name] = factory
-        DEFAULT_MODEL_IDS[name] = default_model_id
-        TINY_MODEL_IDS[name] = tiny_model_id
+        DEFAULT_MODEL_IDS[name] = backend.default_model_id
+        TINY_MODEL_IDS[name] = backend.tiny_model_id
         return factory
 
     return decorator
 
 
-def check_generator_name(name: str) -> None:
-    if name not in GENERATORS:
+def check_generator_name(name: str) -> Backend:
+    if name not in BACKENDS:
         raise GeneratorError(
-            f"unknown generator '{name}'; registered generators: {', '.join(sorted(GENERATORS))}"
+            f"unknown generator '{name}'; registered generators: {', '.join(sorted(BACKENDS))}"
         )
+    return BACKENDS[name]
 
 
 def resolve_model_id(config: GenerationConfig) -> str:
     """The model id recorded in shards: the tiny id, the configured id, or the backend default."""
-    check_generator_name(config.generator)
+    backend = check_generator_name(config.generator)
     if config.tiny:
-        return TINY_MODEL_IDS[config.generator]
-    return config.model_id or DEFAULT_MODEL_IDS[config.generator]
+        return backend.tiny_model_id
+    return config.model_id or backend.default_model_id
+
+
+def effective_config(config: GenerationConfig) -> GenerationConfig:
+    """``config`` with every backend-dependent default (``None``) filled in from the backend."""
+    backend = check_generator_name(config.generator)
+    return config.model_copy(
+        update={
+            "batch_size": config.batch_size or backend.batch_size,
+            "guidance": backend.guidance if config.guidance is None else config.guidance,
+            "steps": config.steps or backend.steps,
+            "scheduler": config.scheduler or backend.schedulers[0],
+        }
+    )
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", "./", "../", "~")) or Path(model_id).expanduser().exists()
+
+
+def check_generation(config: GenerationConfig) -> GenerationConfig:
+    """Every check that needs no model: run before any actor or GPU is allocated.
+
+    Returns:
+        the effective config (backend defaults filled in).
+
+    Raises:
+        GeneratorError: naming the value and what was expected.
+    """
+    backend = check_generator_name(config.generator)
+    if not 0 < config.duration_s <= backend.max_duration_s:
+        raise GeneratorError(
+            f"generation.duration_s has to be in (0, {backend.max_duration_s}] for {config.generator}, "
+            f"but is {config.duration_s}"
+        )
+    if config.scheduler is not None and config.scheduler not in backend.schedulers:
+        raise GeneratorError(
+            f"generation.scheduler has to be one of {list(backend.schedulers)} for {config.generator}, "
+            f"but is '{config.scheduler}'"
+        )
+    if config.steps is not None and backend.steps is None:
+        raise GeneratorError(
+            f"generation.steps is for diffusion backends; {config.generator} is a language model "
+            f"(leave steps unset)"
+        )
+    if not config.tiny and config.model_id and _looks_like_path(config.model_id):
+        if not Path(config.model_id).expanduser().is_dir():
+            raise GeneratorError(
+                f"generation.model_id '{config.model_id}' looks like a local path, but there is no such "
+                f"folder; give a folder made by save_pretrained/huggingface-cli download, or a hub id such "
+                f"as {backend.default_model_id}"
+            )
+    return effective_config(config)
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """``fp32`` / ``fp16`` / ``bf16`` as a torch dtype."""
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def hub_error(backend: str, model_id: str, error: Exception, local_layout: str) -> GeneratorError:
+    """The error for a model that cannot be loaded: the id, the cause, and how to get it offline."""
+    return GeneratorError(
+        f"cannot load {backend} model '{model_id}': {type(error).__name__}: {error}. "
+        f"On a machine with network access, pre-download it with `huggingface-cli download {model_id}` "
+        f"(then set HF_HUB_OFFLINE=1 to use the cache), or set generation.model_id to a local "
+        f"directory holding {local_layout}."
+    )
 
 
 def build_generator(config: GenerationConfig) -> Generator:
     """Load the generator named in ``config`` (call once per actor)."""
-    check_generator_name(config.generator)
-    return GENERATORS[config.generator](config)
+    config = check_generation(config)
+    return BACKENDS[config.generator].factory(config)

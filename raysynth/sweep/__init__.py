@@ -14,14 +14,16 @@ from raysynth.config import ExperimentSpec
 from raysynth.datasets import manifest_path, prepare_dataset
 from raysynth.generate.engine import GenerationSummary
 from raysynth.generate.stage import (
+    check_spec_generators,
     ensure_synthetic,
     ensure_synthetic_noise,
     missing_synthetic,
     noise_store_dir,
     plan_noise,
     store_dir,
+    synthetic_sources,
 )
-from raysynth.generators import check_generator_name, resolve_model_id
+from raysynth.generators import resolve_model_id
 from raysynth.train import NaNLossError, TrialContext, run_trial
 
 
@@ -42,12 +44,9 @@ def param_space(spec: ExperimentSpec) -> dict[str, Any]:
     """Tune's param_space: list axes with several values become grid searches, the rest fixed values."""
     from ray import tune
 
-    space: dict[str, Any] = {
-        "dataset": spec.dataset.name,
-        "generator": spec.generation.generator,
-        "backbone": spec.train.backbone,
-    }
-    for axis, values in spec.grid.axes().items():
+    space: dict[str, Any] = {"dataset": spec.dataset.name, "backbone": spec.train.backbone}
+    axes = {**spec.grid.axes(), "generator": spec.generators()}
+    for axis, values in axes.items():
         space[axis] = tune.grid_search(values) if len(values) > 1 else values[0]
     return space
 
@@ -87,7 +86,7 @@ def _trainable(config: dict[str, Any], context: TrialContext) -> None:
 class Inputs:
     manifest: Path
     noise_manifest: Path | None
-    noise_shards: Path | None
+    noise_shards: dict[str, Path] | None
     generation: list[GenerationSummary]
     embeddings: Path | None = None
 
@@ -99,7 +98,9 @@ def ensure_embeddings(spec: ExperimentSpec, inputs: Inputs, work_dir: Path) -> P
     noise_key = f"{inputs.noise_manifest}|{spec.noise.test_snrs}" if inputs.noise_manifest else ""
     out_dir = cache_dir(work_dir, spec.dataset.name, spec.train, spec.dataset.clip_seconds, noise_key)
     store = work_dir / "synthetic"
-    shard_dirs = [store_dir(spec, store, s) for s in spec.grid.strategy] if spec.needs_synthetic() else []
+    shard_dirs = (
+        [store_dir(spec, store, s, g) for g, s in synthetic_sources(spec)] if spec.needs_synthetic() else []
+    )
     gpus = spec.resources.gpus_per_trial
     run_embedding_cache(
         inputs.manifest, shard_dirs, out_dir, spec.train, spec.dataset.sample_rate, spec.dataset.clip_seconds,
@@ -133,7 +134,7 @@ def prepare_inputs(
     from raysynth.datasets.noise import noise_name
     from raysynth.generate.engine import existing_ids
 
-    check_generator_name(spec.generation.generator)
+    check_spec_generators(spec)
     store = work_dir / "synthetic"
     data_root = corpora_root(get_recipe(spec.dataset.name), data_root, work_dir)
     manifest = manifest_path(work_dir, spec.dataset.name)
@@ -148,22 +149,26 @@ def prepare_inputs(
         if not manifest.is_file():
             missing.append(f"manifest {manifest} (run `python jobs/prepare.py {spec.dataset.name}`)")
         elif spec.needs_synthetic():
-            for strategy, count in missing_synthetic(spec, manifest, store).items():
+            for key, count in missing_synthetic(spec, manifest, store).items():
+                generator, strategy = key.split("/")
                 if count:
-                    missing.append(f"{count} synthetic clips in {store_dir(spec, store, strategy)}")
+                    missing.append(
+                        f"{count} synthetic clips in {store_dir(spec, store, strategy, generator)}"
+                    )
         if noise_manifest is not None and not noise_manifest.is_file():
             missing.append(
                 f"noise manifest {noise_manifest} (run `python jobs/prepare.py noise:{noise_dir}`)"
             )
         elif noise_manifest is not None and synthetic_noise:
-            out_dir = noise_store_dir(spec, store, noise_manifest)
-            done = existing_ids(out_dir)
-            count = sum(row["id"] not in done for row in plan_noise(spec, noise_manifest))
-            if count:
-                missing.append(f"{count} synthetic noise clips in {out_dir}")
+            for generator in spec.generators():
+                out_dir = noise_store_dir(store, noise_manifest, generator)
+                done = existing_ids(out_dir)
+                count = sum(row["id"] not in done for row in plan_noise(spec, noise_manifest, generator))
+                if count:
+                    missing.append(f"{count} synthetic noise clips in {out_dir}")
         if missing:
             raise MissingPrerequisites("--no-generate, but the sweep needs:\n  - " + "\n  - ".join(missing))
-        noise_shards = noise_store_dir(spec, store, noise_manifest) if synthetic_noise else None
+        noise_shards = _noise_shards(spec, store, noise_manifest) if synthetic_noise else None
         return Inputs(manifest, noise_manifest, noise_shards, [])
     generation = ensure_synthetic(spec, manifest, store)
     noise_shards = None
@@ -177,9 +182,15 @@ def prepare_inputs(
             segment_seconds=spec.noise.segment_seconds,
         ).manifest
         if synthetic_noise:
-            generation.append(ensure_synthetic_noise(spec, noise_manifest, store))
-            noise_shards = noise_store_dir(spec, store, noise_manifest)
+            generation.extend(ensure_synthetic_noise(spec, noise_manifest, store))
+            noise_shards = _noise_shards(spec, store, noise_manifest)
     return Inputs(manifest, noise_manifest, noise_shards, generation)
+
+
+def _noise_shards(spec: ExperimentSpec, store: Path, noise_manifest: Path | None) -> dict[str, Path] | None:
+    if noise_manifest is None:
+        return None
+    return {g: noise_store_dir(store, noise_manifest, g) for g in spec.generators()}
 
 
 def write_inputs_record(experiment_dir: Path, spec: ExperimentSpec, context: TrialContext) -> None:
@@ -223,14 +234,16 @@ def run_sweep(
         inputs.embeddings = ensure_embeddings(spec, inputs, work_dir)
     context = TrialContext(
         manifest=str(inputs.manifest),
-        shards={s: str(store_dir(spec, work_dir / "synthetic", s)) for s in spec.grid.strategy},
-        model_id=resolve_model_id(spec.generation),
+        shards={
+            f"{g}/{s}": str(store_dir(spec, work_dir / "synthetic", s, g)) for g, s in synthetic_sources(spec)
+        },
+        model_ids={g: resolve_model_id(spec.generation.for_generator(g)) for g in spec.generators()},
         sample_rate=spec.dataset.sample_rate,
         clip_seconds=spec.dataset.clip_seconds,
         train=spec.train,
         noise=spec.noise,
         noise_manifest=str(inputs.noise_manifest) if inputs.noise_manifest else None,
-        noise_shards=str(inputs.noise_shards) if inputs.noise_shards else None,
+        noise_shards={g: str(p) for g, p in inputs.noise_shards.items()} if inputs.noise_shards else None,
         embeddings=str(inputs.embeddings) if inputs.embeddings else None,
     )
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial}

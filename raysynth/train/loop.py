@@ -37,15 +37,32 @@ class TrialContext:
     """What every trial of an experiment shares (the axes come in the trial config)."""
 
     manifest: str
-    shards: dict[str, str]  # strategy -> shard folder
-    model_id: str
+    shards: dict[str, str]  # "<generator>/<strategy>" -> shard folder
+    model_ids: dict[str, str]  # generator -> the model id its shards hold
     sample_rate: int
     clip_seconds: float
     train: TrainConfig
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     noise_manifest: str | None = None  # real noise, split train/test by recording
-    noise_shards: str | None = None  # synthetic noise
+    noise_shards: dict[str, str] | None = None  # generator -> synthetic noise shard folder
     embeddings: str | None = None  # cached embeddings for linear_probe (see raysynth.train.embeddings)
+
+    def generator(self, config: dict[str, Any]) -> str:
+        """The trial's generator: its ``generator`` axis value (the only one where the grid has none)."""
+        name = config.get("generator") or next(iter(self.model_ids), None)
+        if name not in self.model_ids:
+            raise ValueError(
+                f"trial generator {name!r} has no shards; the experiment has {sorted(self.model_ids)}"
+            )
+        return name
+
+    def synthetic_shards(self, config: dict[str, Any]) -> tuple[Path, str]:
+        """The shard folder and model id for the trial's generator and strategy."""
+        generator = self.generator(config)
+        key = f"{generator}/{config['strategy']}"
+        if key not in self.shards:
+            raise ValueError(f"no synthetic shards for {key}; the experiment has {sorted(self.shards)}")
+        return Path(self.shards[key]), self.model_ids[generator]
 
 
 @dataclass
@@ -73,7 +90,8 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     num_synth = 0
     if multiplier > 0:
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
-        synth = load_synthetic(Path(context.shards[config["strategy"]]), context.model_id, counts)
+        folder, model_id = context.synthetic_shards(config)
+        synth = load_synthetic(folder, model_id, counts)
         if real_fraction == 0:
             synth, synth_valid = hold_back(synth)
             valid = decode(synth_valid)
@@ -84,7 +102,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     )
 
 
-def training_noise(source: str, context: TrialContext) -> NoiseBank | None:
+def training_noise(source: str, context: TrialContext, generator: str | None = None) -> NoiseBank | None:
     """The noise bank for ``noise_source``: none, the real training recordings, or synthetic clips."""
     if source == "none":
         return None
@@ -95,9 +113,14 @@ def training_noise(source: str, context: TrialContext) -> NoiseBank | None:
             )
         return NoiseBank.from_manifest(Path(context.noise_manifest), "train", context.sample_rate)
     if source == "synthetic":
-        if context.noise_shards is None:
-            raise ValueError("noise_source 'synthetic' needs generated noise shards")
-        return NoiseBank.from_shards(Path(context.noise_shards), context.model_id, context.sample_rate)
+        generator = generator or next(iter(context.model_ids), "")
+        if not context.noise_shards or generator not in context.noise_shards:
+            raise ValueError(
+                f"noise_source 'synthetic' needs generated noise shards of {generator or 'a generator'}"
+            )
+        return NoiseBank.from_shards(
+            Path(context.noise_shards[generator]), context.model_ids[generator], context.sample_rate
+        )
     raise ValueError(f"noise_source has to be none, real or synthetic, but is {source!r}")
 
 
@@ -165,7 +188,7 @@ def run_trial(
     targets = torch.from_numpy(mixture.train.labels)
 
     # 2. Noise: a bank for training augmentation, and fixed noisy test sets (always real test noise).
-    train_bank = training_noise(str(config.get("noise_source", "none")), context)
+    train_bank = training_noise(str(config.get("noise_source", "none")), context, config.get("generator"))
     noisy_tests = {
         snr: normalise(model.features(waves)) for snr, waves in noisy_test_sets(mixture.test, context).items()
     }
