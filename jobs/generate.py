@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from raysynth.cli import SMOKE_SPEC, init_ray, run_main
-from raysynth.config import load_spec, resolve_data_root, resolve_work_dir
+from raysynth.config import load_spec, resolve_data_root, resolve_shard_store, resolve_work_dir
 
 
 def main() -> int:
@@ -22,6 +22,9 @@ def main() -> int:
     parser.add_argument("--smoke-test", action="store_true", help=f"use {SMOKE_SPEC.name}")
     parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
     parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
+    parser.add_argument(
+        "--shard-store", help="synthetic shards (local path or s3://; default <work dir>/synthetic)"
+    )
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
     args = parser.parse_args()
     if not args.config and not args.smoke_test:
@@ -31,9 +34,11 @@ def main() -> int:
 
     spec = load_spec(args.config or SMOKE_SPEC)
     init_ray(args.num_cpus)
+    work_dir = resolve_work_dir(spec, args.work_dir)
     inputs = prepare_inputs(
-        spec, resolve_data_root(spec, args.data_root), resolve_work_dir(spec, args.work_dir)
-    )
+        spec, resolve_data_root(spec, args.data_root), work_dir,
+        shard_store=resolve_shard_store(spec, work_dir, args.shard_store),
+    )  # fmt: skip
     for summary in inputs.generation:
         print(summary)
         for shard in summary.shards:

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from raysynth.cli import run_main
-from raysynth.report import DEFAULT_METRIC, load, pivot, to_latex, to_markdown
+from raysynth.report import DEFAULT_METRIC, load, local_copy, pivot, to_latex, to_markdown
 
 
 def main() -> int:
@@ -26,18 +26,23 @@ def main() -> int:
     parser.add_argument(
         "--metric", default=DEFAULT_METRIC, help="metric to aggregate (mean ± std over seeds, folds)"
     )
-    parser.add_argument("--out", help="output folder (default: the first experiment folder)")
+    parser.add_argument(
+        "--out", help="output folder (default: the first experiment folder; ./reports for s3:// ones)"
+    )
     parser.add_argument("--no-html", action="store_true", help="skip report.html")
     args = parser.parse_args()
 
     from raysynth.report.figures import all_figures
     from raysynth.report.html import audio_gallery, write_html
 
-    df = load(*args.experiment_dirs)
+    # Experiments on an object store (s3://) are copied next to the report first.
+    local = Path(args.out or "reports")
+    experiment_dirs = [local_copy(d, local) for d in args.experiment_dirs]
+    df = load(*experiment_dirs)
     stats = pivot(df, args.rows, args.cols, args.metric)
     markdown = to_markdown(stats, args.rows, args.cols)
     print(markdown)
-    out = Path(args.out or args.experiment_dirs[0])
+    out = Path(args.out or experiment_dirs[0])
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "trials.csv", index=False)
     stats.to_csv(out / f"table_{args.metric}.csv", index=False)
@@ -51,9 +56,9 @@ def main() -> int:
         print(f"  skipped {reason}")
     if not args.no_html:
         table_html = stats.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-        page = write_html(out / "report.html", f"raysynth: {', '.join(Path(d).name for d in args.experiment_dirs)}",
+        page = write_html(out / "report.html", f"raysynth: {', '.join(d.name for d in experiment_dirs)}",
                           {f"{args.metric} by {', '.join(args.rows + args.cols)}": table_html}, figures,
-                          audio_gallery(Path(args.experiment_dirs[0])))  # fmt: skip
+                          audio_gallery(experiment_dirs[0]))  # fmt: skip
         print(f"  {page}")
     return 0
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 import argparse
 
 from raysynth.cli import SMOKE_SPEC, init_ray, run_main
-from raysynth.config import load_spec, resolve_data_root, resolve_storage_path, resolve_work_dir
-from raysynth.report import load, pivot, to_markdown
+from raysynth.config import (
+    load_spec,
+    resolve_data_root,
+    resolve_shard_store,
+    resolve_storage_path,
+    resolve_work_dir,
+)
+from raysynth.report import ReportError, load, pivot, to_markdown
 
 
 def main() -> int:
@@ -25,6 +31,9 @@ def main() -> int:
     parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
     parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
     parser.add_argument("--storage-path", help="Ray Tune storage (local path or s3://)")
+    parser.add_argument(
+        "--shard-store", help="synthetic shards (local path or s3://; default <work dir>/synthetic)"
+    )
     parser.add_argument("--name", help="experiment folder name (default <spec name>-<time>)")
     parser.add_argument(
         "--no-generate", action="store_true", help="fail, listing what is missing, instead of building it"
@@ -41,8 +50,11 @@ def main() -> int:
     work_dir = resolve_work_dir(spec, args.work_dir)
     data_root = resolve_data_root(spec, args.data_root)
     storage = resolve_storage_path(spec, work_dir, args.storage_path)
+    shard_store = resolve_shard_store(spec, work_dir, args.shard_store)
     init_ray(args.num_cpus)
-    result = run_sweep(spec, data_root, work_dir, storage, args.name, args.no_generate, args.resume)
+    result = run_sweep(
+        spec, data_root, work_dir, storage, args.name, args.no_generate, args.resume, shard_store
+    )
     for summary in result.generation:
         print(summary)
     print(
@@ -50,7 +62,10 @@ def main() -> int:
     )
     varying = [axis for axis, values in spec.grid.axes().items() if len(values) > 1 and axis not in ("seed",)]
     rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
-    print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
+    try:
+        print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
+    except ReportError as error:  # e.g. every trial failed: there is nothing to tabulate
+        print(f"no results table: {error}")
     print(f"\nfull report: python jobs/report.py {result.experiment_dir}")
     return 1 if result.num_errors else 0
 

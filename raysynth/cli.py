@@ -38,6 +38,7 @@ def run_main(main: Callable[[], int | None]) -> None:
     from raysynth.generators import GeneratorError
     from raysynth.prompts.llm import DescriptionError
     from raysynth.report import ReportError
+    from raysynth.storage import StorageError
     from raysynth.sweep import MissingPrerequisites
 
     expected = (
@@ -47,6 +48,7 @@ def run_main(main: Callable[[], int | None]) -> None:
         DescriptionError,
         ReportError,
         MissingPrerequisites,
+        StorageError,
         KeyError,
     )
     try:

@@ -40,6 +40,9 @@ class PathsConfig(_Strict):
     data_root: str | None = Field(None, description="corpora in their official layouts")
     work_dir: str | None = Field(None, description="prepared manifests and synthetic shards")
     storage_path: str | None = Field(None, description="Ray Tune results (default <work_dir>/ray_results)")
+    shard_store: str | None = Field(
+        None, description="synthetic shards: a folder or s3://bucket/prefix (default <work_dir>/synthetic)"
+    )
 
 
 class DatasetConfig(_Strict):
@@ -321,6 +324,14 @@ def resolve_work_dir(spec: ExperimentSpec, cli_value: str | None = None) -> Path
     """Where manifests and shards are written: CLI, spec, ``$RAYSYNTH_WORK``, then ``./raysynth_work``."""
     value = cli_value or spec.paths.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR
     return Path(value).expanduser().resolve()
+
+
+def resolve_shard_store(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str | Path:
+    """The shard store: CLI, spec, then ``<work_dir>/synthetic``. ``s3://`` URIs pass through."""
+    value = cli_value or spec.paths.shard_store
+    if value and "://" in value:
+        return value
+    return Path(value).expanduser().resolve() if value else work_dir / "synthetic"
 
 
 def resolve_storage_path(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str:

@@ -74,13 +74,19 @@ def check_schema(schema: pa.Schema, expected: pa.Schema, source: str) -> None:
         raise SchemaError(f"{source}: " + "; ".join(problems))
 
 
+def with_provenance(table: pa.Table, provenance: dict[str, Any] | None) -> pa.Table:
+    """``table`` with ``provenance`` stored in its schema metadata (unchanged if ``None``)."""
+    if provenance is None:
+        return table
+    metadata = dict(table.schema.metadata or {})
+    metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
+    return table.replace_schema_metadata(metadata)
+
+
 def write_table_atomic(table: pa.Table, path: Path, provenance: dict[str, Any] | None = None) -> Path:
     """Write ``table`` to ``path`` through a hidden temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if provenance is not None:
-        metadata = dict(table.schema.metadata or {})
-        metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
-        table = table.replace_schema_metadata(metadata)
+    table = with_provenance(table, provenance)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     try:
         pq.write_table(table, tmp, compression="zstd")

@@ -39,7 +39,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_head():
+def local_head(extra_env: dict[str, str]):
     """A real Ray head (``ray start --head --block``) with its own ports and temp dir; yields the job address.
 
     Its own temp dir keeps it out of /tmp/ray, where a plain ``ray.init()`` elsewhere would find it.
@@ -64,7 +64,7 @@ def local_head():
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     env.pop("RAY_ADDRESS", None)
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
+    env.update(extra_env, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", f"--port={free_port()}", "--num-cpus=2", "--num-gpus=0",
          "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
@@ -118,15 +118,16 @@ def submit_job(address: str, env: dict, *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def smoke(ray_session, tmp_path_factory):
-    """The smoke sweep in-process, then again through ``ray job submit`` on a real local head (it must
-    reuse the shards), then the report: outputs and logs."""
+def smoke(ray_session, s3, tmp_path_factory):
+    """The smoke sweep in-process, then again through ``ray job submit`` on a real local head, with Tune's
+    storage on S3 (it must reuse the shards), then the report: outputs and logs."""
     work = tmp_path_factory.mktemp("smoke") / "work"
     shard_dir = work / "synthetic" / "toy" / "audiogen" / "label"
     first = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke")
     shards = sorted(shard_dir.glob("part-*.parquet"))
-    with local_head() as (address, env):
-        second = submit_job(address, env, "--smoke-test", "--work-dir", str(work), "--name", "again")
+    with local_head(s3) as (address, env):
+        second = submit_job(address, env, "--smoke-test", "--work-dir", str(work), "--name", "again",
+                            "--storage-path", "s3://raysynth/results")  # fmt: skip
     report = run_job_capturing("report.py", str(work / "ray_results" / "smoke"))
     return {"work": work, "first": first, "second": second, "report": report, "shards": shards,
             "shards_after": sorted(shard_dir.glob("part-*.parquet"))}  # fmt: skip
@@ -134,18 +135,24 @@ def smoke(ray_session, tmp_path_factory):
 
 @pytest.mark.e2e
 def test_smoke_sweep_then_report(smoke):
+    from raysynth.report import load
+
     code, out = smoke["first"]
     assert code == 0, out
     assert "4 trial(s), 0 failed" in out
     assert "| real_fraction=0.5 |" in out and "synth_multiplier=1.0" in out
     assert smoke["shards"], "the generation stage wrote no shard"
 
-    # The second sweep ran through `ray job submit` on a real head, and reused the shards.
+    # The second sweep ran through `ray job submit` on a real head, with Tune's storage on S3, and
+    # reused the shards.
     code, out = smoke["second"]
     assert code == 0, out[-3000:]
     assert "succeeded" in out and "4 trial(s), 0 failed" in out and "wrote 0 in 0 shard(s)" in out
-    assert (smoke["work"] / "ray_results" / "again").is_dir()
+    assert "-> s3://raysynth/results/again" in out
+    assert not (smoke["work"] / "ray_results" / "again").exists()
     assert smoke["shards_after"] == smoke["shards"]
+    remote = load("s3://raysynth/results/again")
+    assert len(remote) == 4 and remote["selected_test_acc"].between(0, 1).all()
 
     exp = smoke["work"] / "ray_results" / "smoke"
     code, out = smoke["report"]

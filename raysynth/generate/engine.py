@@ -13,17 +13,17 @@ import json
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from raysynth import storage
 from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
-from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, write_table_atomic
+from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema
+from raysynth.storage import SHARD_GLOB, Location
 
-SHARD_GLOB = "part-*.parquet"
+__all__ = ["SHARD_GLOB"]
 
 
 @dataclass
@@ -48,17 +48,19 @@ class GenerationSummary:
         )
 
 
-def shard_files(out_dir: Path) -> list[Path]:
-    return sorted(Path(out_dir).glob(SHARD_GLOB))
+def shard_files(out_dir: Location) -> list[str]:
+    """The complete shards in ``out_dir`` (a folder or an s3:// prefix), sorted."""
+    return storage.list_files(out_dir, SHARD_GLOB)
 
 
-def existing_ids(out_dir: Path) -> set[str]:
+def existing_ids(out_dir: Location) -> set[str]:
     """The ids of every clip in the complete shards under ``out_dir``."""
-    ids: set[str] = set()
-    for path in shard_files(out_dir):
-        check_schema(pq.read_schema(path), SYNTH_SHARD_SCHEMA, str(path))
-        ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
-    return ids
+    files = shard_files(out_dir)
+    for path in files:
+        check_schema(storage.read_schema(path), SYNTH_SHARD_SCHEMA, path)
+    if not files:
+        return set()
+    return set(storage.dataset(files).to_table(columns=["id"]).column("id").to_pylist())
 
 
 def chunk_plan(plan: list[dict], batch_size: int, done: set[str]) -> list[list[dict]]:
@@ -113,7 +115,7 @@ class ShardWriter:
 
         self.config = GenerationConfig.model_validate_json(config_json)
         self.generator = build_generator(self.config)
-        self.out_dir = Path(out_dir)
+        self.out_dir = out_dir
         self.sample_rate = sample_rate
         self.provenance = provenance
         self.oom_splits = 0
@@ -166,7 +168,7 @@ class ShardWriter:
                 rejected += 1
         return kept_rows, kept_waves, rejected
 
-    def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> Path:
+    def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> str:
         records = []
         for row, wave in zip(rows, waves, strict=True):
             wave = resample(wave, self.generator.sample_rate, self.sample_rate)
@@ -181,7 +183,7 @@ class ShardWriter:
             )
         name = hashlib.sha256("".join(row["id"] for row in rows).encode()).hexdigest()[:16]
         table = pa.Table.from_pylist(records, schema=SYNTH_SHARD_SCHEMA)
-        return write_table_atomic(table, self.out_dir / f"part-{name}.parquet", self.provenance)
+        return storage.write_table(table, storage.join(self.out_dir, f"part-{name}.parquet"), self.provenance)
 
 
 def _actor_count(config: GenerationConfig) -> int:
@@ -201,13 +203,13 @@ def _actor_count(config: GenerationConfig) -> int:
 
 
 def run_generation(
-    plan: list[dict], out_dir: Path, config: GenerationConfig, sample_rate: int, spec_hash: str = ""
+    plan: list[dict], out_dir: Location, config: GenerationConfig, sample_rate: int, spec_hash: str = ""
 ) -> GenerationSummary:
     """Generate every clip of ``plan`` not yet in ``out_dir``, through Ray Data.
 
     Args:
         plan: rows from :func:`raysynth.generate.plan.plan_clips`.
-        out_dir: the shard folder.
+        out_dir: the shard folder, local or on an object store (``s3://bucket/prefix``).
         config: generation parameters (backend, batch size, GPUs per actor, ...).
         sample_rate: the dataset's rate; audio is resampled to it before encoding.
         spec_hash: the experiment spec's hash, stored as provenance.
@@ -217,7 +219,7 @@ def run_generation(
     from raysynth.generators import check_generation
 
     config = check_generation(config)  # bad settings fail here, before any actor or GPU
-    out_dir = Path(out_dir)
+    storage.remove_stale_temporaries(out_dir)
     done = existing_ids(out_dir)
     chunks = chunk_plan(plan, config.batch_size, done)
     summary = GenerationSummary(planned=len(plan), skipped=sum(row["id"] in done for row in plan))

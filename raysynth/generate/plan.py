@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from raysynth.prompts import make_prompt
+from raysynth.storage import Location, join
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def clip_id(generator: str, model_id: str, strategy: str, label: str, index: int
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def shard_dir(store: Path, dataset: str, generator: str, strategy: str) -> Path:
-    """``<store>/<dataset>/<generator>/<strategy>``, the folder of one run's shards."""
-    return Path(store) / dataset / generator / strategy
+def shard_dir(store: Location, dataset: str, generator: str, strategy: str) -> Location:
+    """``<store>/<dataset>/<generator>/<strategy>``, the folder of one run's shards (local or s3://)."""
+    return join(store, dataset, generator, strategy)
 
 
 def plan_clips(

@@ -32,15 +32,60 @@ def build_tiny_audiogen(seed: int = 0, device: str = "cpu") -> AudioGen:
     Like audiocraft's ``'debug'`` model, but with the ``noop`` tokenizer (the ``whitespace``
     one needs a spaCy model download).
     """
+    return build_random_audiogen(seed=seed, device=device)
+
+
+def build_random_audiogen(
+    dim: int = 16,
+    num_heads: int = 4,
+    num_layers: int = 2,
+    card: int = 400,
+    full_codec: bool = False,
+    seed: int = 0,
+    device: str = "cpu",
+) -> AudioGen:
+    """An AudioGen of audiocraft's own modules with random weights, at any size (for tests and benchmarks).
+
+    Args:
+        dim, num_heads, num_layers, card: the language model (AudioGen-medium: 1536, 24, 48, 2048).
+        full_codec: a 16 kHz EnCodec at 50 Hz of the released size (SEANet with 64 filters, ratios
+            8-5-4-2, 128 dimensions, 4 codebooks of ``card``) instead of audiocraft's debug codec
+            (25 Hz, 400 bins, so ``card`` must be 400).
+    """
     from audiocraft.models import AudioGen
     from audiocraft.models.builders import get_debug_compression_model
+    from audiocraft.models.encodec import EncodecModel
     from audiocraft.models.lm import LMModel
+    from audiocraft.modules import SEANetDecoder, SEANetEncoder
     from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
     from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
+    from audiocraft.quantization import ResidualVectorQuantizer
 
     torch.manual_seed(seed)
-    dim = 16
-    compression = get_debug_compression_model(device, sample_rate=16000)
+    if full_codec:
+        seanet = {
+            "n_filters": 64,
+            "n_residual_layers": 1,
+            "dimension": 128,
+            "ratios": [8, 5, 4, 2],
+            "lstm": 2,
+        }
+        quantizer = ResidualVectorQuantizer(dimension=128, bins=card, n_q=4)
+        quantizer(torch.randn(8, 128, 64), 50)  # initialise the codebooks
+        compression = (
+            EncodecModel(
+                SEANetEncoder(**seanet),
+                SEANetDecoder(**seanet),
+                quantizer,
+                frame_rate=50,
+                sample_rate=16000,
+                channels=1,
+            )
+            .to(device)
+            .eval()
+        )
+    else:
+        compression = get_debug_compression_model(device, sample_rate=16000)
     conditioner = LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
     fuser = ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []})
     lm = LMModel(
@@ -48,15 +93,16 @@ def build_tiny_audiogen(seed: int = 0, device: str = "cpu") -> AudioGen:
         ConditioningProvider({"description": conditioner}),
         fuser,
         n_q=4,
-        card=400,
+        card=card,
         dim=dim,
-        num_heads=4,
+        num_heads=num_heads,
         custom=True,
-        num_layers=2,
+        num_layers=num_layers,
         cross_attention=True,
         causal=True,
     )
-    return AudioGen(TINY_MODEL_ID, compression, lm.to(device).eval(), max_duration=10)
+    name = TINY_MODEL_ID if (dim, num_layers) == (16, 2) else f"raysynth/random-audiogen-{dim}x{num_layers}"
+    return AudioGen(name, compression, lm.to(device).eval(), max_duration=10)
 
 
 def load_audiogen(model_id: str, device: str) -> AudioGen:

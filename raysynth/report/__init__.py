@@ -55,15 +55,32 @@ def _read_trial(trial_dir: Path) -> dict | None:
     return record
 
 
+def local_copy(experiment_dir: str | Path, cache: Path | None = None) -> Path:
+    """A local folder with the experiment: the folder itself, or a copy of an ``s3://`` one under ``cache``."""
+    from raysynth import storage
+
+    if not storage.is_remote(experiment_dir):
+        return Path(experiment_dir)
+    import tempfile
+
+    name = str(experiment_dir).rstrip("/").rsplit("/", 1)[-1]
+    cache = cache or Path(tempfile.mkdtemp(prefix="raysynth-report-"))
+    try:
+        return storage.download_tree(experiment_dir, cache / name)
+    except (OSError, storage.StorageError) as error:
+        raise ReportError(f"cannot read experiment directory {experiment_dir}: {error}") from error
+
+
 def load(*experiment_dirs: str | Path) -> pd.DataFrame:
     """One row per trial: its config (every axis) and its last reported metrics.
 
     Args:
-        experiment_dirs: one or more Tune experiment folders; their trials are combined.
+        experiment_dirs: one or more Tune experiment folders (local or ``s3://``); their trials
+            are combined.
     """
     records = []
     for experiment_dir in experiment_dirs:
-        root = Path(experiment_dir)
+        root = local_copy(experiment_dir)
         if not root.is_dir():
             raise ReportError(f"experiment directory {root} does not exist")
         for trial_dir in sorted(p.parent for p in root.glob("*/params.json")):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as pds
 
+from raysynth import storage
 from raysynth.report import INPUTS_FILE
 
 
@@ -31,12 +32,12 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
     real = real[real["split"] != "test"]
     synthetic = []
     for strategy, folder in inputs.get("shards", {}).items():
-        files = sorted(Path(folder).glob("part-*.parquet"))
+        files = storage.list_files(folder)
         if files:
-            table = pds.dataset([str(f) for f in files]).to_table(
+            table = storage.dataset(files).to_table(
                 columns=["label", "generator", "prompt", "index", "audio"]
             )
-            synthetic.append(table.to_pandas().assign(strategy=strategy))
+            synthetic.append(table.to_pandas().assign(strategy=strategy.split("/")[-1]))
     synth = pd.concat(synthetic) if synthetic else pd.DataFrame(columns=["label"])
     rows = ["<table class='gallery'><tr><th>class</th><th>real</th><th>synthetic</th></tr>"]
     for label in sorted(real["label"].unique())[:max_classes]:

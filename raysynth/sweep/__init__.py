@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raysynth import storage
 from raysynth.config import ExperimentSpec
 from raysynth.datasets import manifest_path, prepare_dataset
 from raysynth.generate.engine import GenerationSummary
@@ -24,6 +25,7 @@ from raysynth.generate.stage import (
     synthetic_sources,
 )
 from raysynth.generators import resolve_model_id
+from raysynth.storage import Location
 from raysynth.train import NaNLossError, TrialContext, run_trial
 
 
@@ -86,18 +88,17 @@ def _trainable(config: dict[str, Any], context: TrialContext) -> None:
 class Inputs:
     manifest: Path
     noise_manifest: Path | None
-    noise_shards: dict[str, Path] | None
+    noise_shards: dict[str, Location] | None
     generation: list[GenerationSummary]
     embeddings: Path | None = None
 
 
-def ensure_embeddings(spec: ExperimentSpec, inputs: Inputs, work_dir: Path) -> Path:
+def ensure_embeddings(spec: ExperimentSpec, inputs: Inputs, work_dir: Path, store: Location) -> Path:
     """The linear-probe embedding cache of this spec's backbone, filled by a Ray Data job."""
     from raysynth.train.embeddings import cache_dir, run_embedding_cache
 
     noise_key = f"{inputs.noise_manifest}|{spec.noise.test_snrs}" if inputs.noise_manifest else ""
     out_dir = cache_dir(work_dir, spec.dataset.name, spec.train, spec.dataset.clip_seconds, noise_key)
-    store = work_dir / "synthetic"
     shard_dirs = (
         [store_dir(spec, store, s, g) for g, s in synthetic_sources(spec)] if spec.needs_synthetic() else []
     )
@@ -125,9 +126,16 @@ def _noise_directory(spec: ExperimentSpec, data_root: Path | None) -> Path | Non
 
 
 def prepare_inputs(
-    spec: ExperimentSpec, data_root: Path | None, work_dir: Path, no_generate: bool = False
+    spec: ExperimentSpec,
+    data_root: Path | None,
+    work_dir: Path,
+    no_generate: bool = False,
+    shard_store: Location | None = None,
 ) -> Inputs:
-    """Make sure the manifests and the shards the spec needs exist; build them unless ``no_generate``."""
+    """Make sure the manifests and the shards the spec needs exist; build them unless ``no_generate``.
+
+    Shards go to ``shard_store`` (a folder or ``s3://bucket/prefix``; default ``<work_dir>/synthetic``).
+    """
     from raysynth.datasets import get_recipe
     from raysynth.datasets.base import corpora_root, prepare_report
     from raysynth.datasets.base import manifest_path as noise_manifest_path
@@ -135,7 +143,7 @@ def prepare_inputs(
     from raysynth.generate.engine import existing_ids
 
     check_spec_generators(spec)
-    store = work_dir / "synthetic"
+    store = shard_store or work_dir / "synthetic"
     data_root = corpora_root(get_recipe(spec.dataset.name), data_root, work_dir)
     manifest = manifest_path(work_dir, spec.dataset.name)
     if not no_generate:
@@ -187,13 +195,15 @@ def prepare_inputs(
     return Inputs(manifest, noise_manifest, noise_shards, generation)
 
 
-def _noise_shards(spec: ExperimentSpec, store: Path, noise_manifest: Path | None) -> dict[str, Path] | None:
+def _noise_shards(
+    spec: ExperimentSpec, store: Location, noise_manifest: Path | None
+) -> dict[str, Location] | None:
     if noise_manifest is None:
         return None
     return {g: noise_store_dir(store, noise_manifest, g) for g in spec.generators()}
 
 
-def write_inputs_record(experiment_dir: Path, spec: ExperimentSpec, context: TrialContext) -> None:
+def write_inputs_record(experiment_dir: Location, spec: ExperimentSpec, context: TrialContext) -> None:
     """Record where the experiment's data lives, for the report's audio gallery."""
     import json
 
@@ -201,8 +211,8 @@ def write_inputs_record(experiment_dir: Path, spec: ExperimentSpec, context: Tri
 
     record = {"spec": spec.model_dump(mode="json"), "manifest": context.manifest, "shards": context.shards,
               "noise_manifest": context.noise_manifest}  # fmt: skip
-    if experiment_dir.is_dir():
-        (experiment_dir / INPUTS_FILE).write_text(json.dumps(record, indent=2))
+    if storage.is_remote(experiment_dir) or Path(experiment_dir).is_dir():
+        storage.write_text(storage.join(experiment_dir, INPUTS_FILE), json.dumps(record, indent=2))
 
 
 def run_sweep(
@@ -213,6 +223,7 @@ def run_sweep(
     experiment_name: str | None = None,
     no_generate: bool = False,
     resume: bool = False,
+    shard_store: Location | None = None,
 ) -> SweepResult:
     """Prepare inputs, then run every trial of the grid with Ray Tune.
 
@@ -225,18 +236,18 @@ def run_sweep(
         no_generate: fail with a list of what is missing instead of preparing or generating it.
         resume: restore the interrupted experiment ``experiment_name`` with ``Tuner.restore``:
             finished trials are kept, unfinished and errored ones continue from their checkpoints.
+        shard_store: where synthetic shards live (a folder or ``s3://``); default ``<work_dir>/synthetic``.
     """
     from ray import tune
 
     start = time.perf_counter()
-    inputs = prepare_inputs(spec, data_root, work_dir, no_generate)
+    store = shard_store or work_dir / "synthetic"
+    inputs = prepare_inputs(spec, data_root, work_dir, no_generate, store)
     if spec.train.mode == "linear_probe":
-        inputs.embeddings = ensure_embeddings(spec, inputs, work_dir)
+        inputs.embeddings = ensure_embeddings(spec, inputs, work_dir, store)
     context = TrialContext(
         manifest=str(inputs.manifest),
-        shards={
-            f"{g}/{s}": str(store_dir(spec, work_dir / "synthetic", s, g)) for g, s in synthetic_sources(spec)
-        },
+        shards={f"{g}/{s}": str(store_dir(spec, store, s, g)) for g, s in synthetic_sources(spec)},
         model_ids={g: resolve_model_id(spec.generation.for_generator(g)) for g in spec.generators()},
         sample_rate=spec.dataset.sample_rate,
         clip_seconds=spec.dataset.clip_seconds,
@@ -256,7 +267,7 @@ def run_sweep(
         if not tune.Tuner.can_restore(path):
             raise MissingPrerequisites(f"--resume: no experiment to restore at {path}")
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
-        return _finish(tuner.fit(), spec, context, inputs, start)
+        return _finish(tuner.fit(), path, spec, context, inputs, start)
     tuner = tune.Tuner(
         trainable,
         param_space=param_space(spec),
@@ -269,15 +280,17 @@ def run_sweep(
             verbose=1,
         ),
     )
-    return _finish(tuner.fit(), spec, context, inputs, start)
+    return _finish(tuner.fit(), path, spec, context, inputs, start)
 
 
 def _finish(
-    results, spec: ExperimentSpec, context: TrialContext, inputs: Inputs, start: float
+    results, path: str, spec: ExperimentSpec, context: TrialContext, inputs: Inputs, start: float
 ) -> SweepResult:
-    write_inputs_record(Path(results.experiment_path), spec, context)
+    # ``path`` keeps its scheme (s3://...), which Tune's experiment_path drops.
+    experiment_dir = path if storage.is_remote(path) else results.experiment_path
+    write_inputs_record(experiment_dir, spec, context)
     return SweepResult(
-        experiment_dir=results.experiment_path,
+        experiment_dir=experiment_dir,
         num_trials=len(results),
         num_errors=results.num_errors,
         generation=inputs.generation,

@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
 
+from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
 from raysynth.datasets import read_manifest, stratified_subset
 from raysynth.datasets.base import split_roles
 from raysynth.datasets.sampling import require_classes
-from raysynth.generate.engine import SHARD_GLOB
+from raysynth.storage import SHARD_GLOB, Location
 
 
 @dataclass
@@ -103,18 +104,16 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     )
 
 
-def load_synthetic(shards: Path, model_id: str, counts: dict[str, int]) -> pa.Table:
+def load_synthetic(shards: Location, model_id: str, counts: dict[str, int]) -> pa.Table:
     """The first ``counts[label]`` clips (by index) of each class from the shards of ``model_id``.
 
     Raises:
         FileNotFoundError: a class has fewer clips on disk than asked for.
     """
-    files = sorted(Path(shards).glob(SHARD_GLOB))
+    files = storage.list_files(shards, SHARD_GLOB)
     if not files:
         raise FileNotFoundError(f"no synthetic shards in {shards}; run the generation stage first")
-    table = pds.dataset([str(f) for f in files], format="parquet").to_table(
-        filter=pds.field("model_id") == model_id
-    )
+    table = storage.dataset(files).to_table(filter=pds.field("model_id") == model_id)
     labels = table.column("label").to_pylist()
     index = table.column("index").to_pylist()
     keep = [i < counts.get(label, 0) for label, i in zip(labels, index, strict=True)]

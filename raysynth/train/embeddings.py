@@ -18,6 +18,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import torch
 
+from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
 from raysynth.config import NoiseConfig, TrainConfig
 from raysynth.schemas import write_table_atomic
@@ -138,7 +139,7 @@ def run_embedding_cache(
     test_ids = [i for i, split in zip(splits["id"], splits["split"], strict=True) if split == "test"]
     parts = [ray.data.read_parquet(str(manifest), columns=["id", "audio"])]
     for shard_dir in shard_dirs:
-        files = sorted(str(p) for p in Path(shard_dir).glob("part-*.parquet"))
+        files = storage.list_files(shard_dir)
         if files:
             parts.append(ray.data.read_parquet(files, columns=["id", "audio"]))
     dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]

@@ -56,13 +56,13 @@ class TrialContext:
             )
         return name
 
-    def synthetic_shards(self, config: dict[str, Any]) -> tuple[Path, str]:
+    def synthetic_shards(self, config: dict[str, Any]) -> tuple[str, str]:
         """The shard folder and model id for the trial's generator and strategy."""
         generator = self.generator(config)
         key = f"{generator}/{config['strategy']}"
         if key not in self.shards:
             raise ValueError(f"no synthetic shards for {key}; the experiment has {sorted(self.shards)}")
-        return Path(self.shards[key]), self.model_ids[generator]
+        return self.shards[key], self.model_ids[generator]
 
 
 @dataclass
@@ -119,7 +119,7 @@ def training_noise(source: str, context: TrialContext, generator: str | None = N
                 f"noise_source 'synthetic' needs generated noise shards of {generator or 'a generator'}"
             )
         return NoiseBank.from_shards(
-            Path(context.noise_shards[generator]), context.model_ids[generator], context.sample_rate
+            context.noise_shards[generator], context.model_ids[generator], context.sample_rate
         )
     raise ValueError(f"noise_source has to be none, real or synthetic, but is {source!r}")
 

@@ -88,14 +88,16 @@ class NoiseBank:
         return cls(_decode_all(table, sample_rate), f"{manifest} [{split}]")
 
     @classmethod
-    def from_shards(cls, shard_dir: Path, model_id: str, sample_rate: int) -> NoiseBank:
-        """Synthetic noise clips of ``model_id`` from generated shards."""
-        files = sorted(Path(shard_dir).glob("part-*.parquet"))
+    def from_shards(cls, shard_dir: str | Path, model_id: str, sample_rate: int) -> NoiseBank:
+        """Synthetic noise clips of ``model_id`` from generated shards (a folder or an s3:// prefix)."""
+        from raysynth import storage
+
+        files = storage.list_files(shard_dir)
         if not files:
             raise FileNotFoundError(
                 f"no synthetic noise shards in {shard_dir}; run the generation stage first"
             )
-        table = pds.dataset([str(f) for f in files]).to_table(
+        table = storage.dataset(files).to_table(
             columns=["audio", "sample_rate"], filter=pds.field("model_id") == model_id
         )
         return cls(_decode_all(table, sample_rate), str(shard_dir))

@@ -1,0 +1,135 @@
+"""The shard store: a local folder or an object store (``s3://``, ``gs://``), through pyarrow's filesystems.
+
+Local shards are written to a hidden temporary file and renamed, so a reader never sees half a
+shard. On an object store a PUT (multipart included) makes the object visible only once it is
+complete, so shards are written to their final key directly.
+
+Credentials and endpoints come from the environment, as pyarrow reads them (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, and ``AWS_ENDPOINT_URL`` for S3-compatible servers).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+Location = str | Path
+SHARD_GLOB = "part-*.parquet"
+
+
+class StorageError(RuntimeError):
+    """A shard store that cannot be reached, with the location and the cause."""
+
+
+def is_remote(location: Location) -> bool:
+    """True for URIs with a scheme other than ``file://`` (s3://, gs://, ...)."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def join(location: Location, *parts: str) -> Location:
+    """``location / parts``: a Path for local folders, a URI string for object stores."""
+    if is_remote(location):
+        return "/".join([str(location).rstrip("/"), *parts])
+    return Path(location).joinpath(*parts)
+
+
+def _filesystem(location: Location) -> tuple[pafs.FileSystem, str]:
+    if not is_remote(location):
+        return pafs.LocalFileSystem(), str(Path(location).resolve())
+    try:
+        return pafs.FileSystem.from_uri(str(location))
+    except (pa.ArrowException, OSError) as error:
+        raise StorageError(f"cannot open the shard store {location}: {error}") from error
+
+
+def _uri(location: Location, path: str) -> str:
+    """A path inside ``location``'s filesystem as a location again."""
+    if not is_remote(location):
+        return path
+    return f"{str(location).split('://', 1)[0]}://{path}"
+
+
+def list_files(location: Location, pattern: str = SHARD_GLOB) -> list[str]:
+    """The files directly in ``location`` whose names match ``pattern``, sorted; [] if it does not exist."""
+    fs, path = _filesystem(location)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    except OSError as error:
+        raise StorageError(f"cannot list the shard store {location}: {error}") from error
+    names = [i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, pattern)]
+    return sorted(_uri(location, name) for name in names)
+
+
+def dataset(files: list[str]) -> pds.Dataset:
+    """A pyarrow dataset over shard files of one store (as listed by :func:`list_files`)."""
+    if not files:
+        return pds.dataset([], format="parquet")
+    fs, _ = _filesystem(files[0])
+    paths = [_filesystem(f)[1] for f in files]
+    return pds.dataset(paths, format="parquet", filesystem=fs)
+
+
+def read_schema(file: str) -> pa.Schema:
+    fs, path = _filesystem(file)
+    return pq.read_schema(path, filesystem=fs)
+
+
+def write_table(table: pa.Table, location: Location, provenance: dict[str, Any] | None = None) -> str:
+    """Write one Parquet file so that readers see it whole or not at all; returns its location."""
+    from raysynth.schemas import with_provenance, write_table_atomic
+
+    if not is_remote(location):
+        return str(write_table_atomic(table, Path(location), provenance))
+    fs, path = _filesystem(location)
+    try:
+        pq.write_table(with_provenance(table, provenance), path, filesystem=fs)
+    except OSError as error:
+        raise StorageError(f"cannot write {location}: {error}") from error
+    return str(location)
+
+
+def remove_stale_temporaries(location: Location, older_than_s: float = 3600.0) -> int:
+    """Delete hidden ``.tmp-*`` files a killed writer left in a local shard folder; returns how many.
+
+    Only files older than ``older_than_s`` go, so a writer still running elsewhere keeps its file.
+    Object stores have none: their writes are not staged.
+    """
+    import time
+
+    if is_remote(location) or not Path(location).is_dir():
+        return 0
+    removed = 0
+    for path in Path(location).glob(".tmp-*"):
+        if time.time() - path.stat().st_mtime > older_than_s:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def write_text(location: Location, text: str) -> None:
+    """Write a small text file (a record next to the results), locally or on an object store."""
+    if not is_remote(location):
+        Path(location).write_text(text)
+        return
+    fs, path = _filesystem(location)
+    with fs.open_output_stream(path) as stream:
+        stream.write(text.encode())
+
+
+def download_tree(location: Location, destination: Path) -> Path:
+    """Copy a remote folder (an experiment directory) to a local one; a local folder is returned as is."""
+    if not is_remote(location):
+        return Path(location)
+    fs, path = _filesystem(location)
+    destination.mkdir(parents=True, exist_ok=True)
+    pafs.copy_files(
+        path, str(destination), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem()
+    )
+    return destination
