@@ -35,6 +35,7 @@ def run_main(main: Callable[[], int | None]) -> None:
     """Run ``main`` and turn the project's input errors into one clear message and exit code 2."""
     from raysynth.config import SpecError
     from raysynth.datasets import DatasetError
+    from raysynth.generate.plan import PlanError
     from raysynth.generators import GeneratorError
     from raysynth.prompts.llm import DescriptionError
     from raysynth.report import ReportError
@@ -46,6 +47,7 @@ def run_main(main: Callable[[], int | None]) -> None:
         DatasetError,
         GeneratorError,
         DescriptionError,
+        PlanError,
         ReportError,
         MissingPrerequisites,
         StorageError,

@@ -48,6 +48,13 @@ class GeneratorContract:
                 generator.generate([prompt], [seed], self.duration)[0], clip, atol=1e-4
             )
 
+    def test_quality_guard_flags_this_backends_broken_clips(self, generator):
+        clip = generator.generate(self.prompts[:1], self.seeds[:1], self.duration)[0]
+        assert clip_problem(clip) is None
+        assert clip_problem(np.where(np.arange(clip.size) == 7, np.nan, clip).astype(np.float32)) == "nan"
+        assert clip_problem(clip * 0) == "silent"
+        assert clip_problem(np.clip(clip / (np.abs(clip).max() + 1e-12) * 50, -1, 1)) == "clipped"
+
     def test_position_in_batch_does_not_matter(self, generator):
         forward = generator.generate(self.prompts, self.seeds, self.duration)
         backward = generator.generate(self.prompts[::-1], self.seeds[::-1], self.duration)[::-1]

@@ -37,6 +37,10 @@ def shard_dir(store: Location, dataset: str, generator: str, strategy: str) -> L
     return join(store, dataset, generator, strategy)
 
 
+class PlanError(ValueError):
+    """A generation plan that cannot be made (no labels, a negative count), with the value at fault."""
+
+
 def plan_clips(
     dataset: str,
     classes: list[ClassInfo],
@@ -64,7 +68,9 @@ def plan_clips(
         llm_k: descriptions sampled into each ``llm`` prompt.
     """
     if not classes:
-        raise ValueError(f"cannot plan generation for '{dataset}': the label list is empty")
+        raise PlanError(
+            f"cannot plan generation for '{dataset}': the label list is empty (expected at least one)"
+        )
     counts = (
         {info.label: clips_per_class for info in classes}
         if isinstance(clips_per_class, int)
@@ -74,7 +80,7 @@ def plan_clips(
     for info in classes:
         count = counts.get(info.label, 0)
         if count < 0:
-            raise ValueError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
+            raise PlanError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
         label_descriptions = (descriptions or {}).get(info.label_text)
         for index in range(count):
             seed_k = clip_seed(seed, info.label, index)

@@ -53,8 +53,6 @@ def plan_for_spec(
     spec: ExperimentSpec, manifest: Path, strategy: str, multiplier: float, generator: str
 ) -> list[dict]:
     classes, train_counts = manifest_classes(manifest)
-    if not classes:
-        raise ValueError(f"manifest {manifest} has no labels: there is nothing to generate")
     recipe = get_recipe(spec.dataset.name)
     descriptions = None
     if strategy == "llm":
