@@ -161,16 +161,7 @@ class GridConfig(_Strict):
     noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]
     generator: list[str] | None = Field(None, description="None: generation.generator only")
 
-    @field_validator(
-        "real_fraction",
-        "synth_multiplier",
-        "strategy",
-        "seed",
-        "fold",
-        "noise_source",
-        "generator",
-        mode="before",
-    )
+    @field_validator("*", mode="before")  # every axis: a scalar is a one-value list
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return _as_list(value)
