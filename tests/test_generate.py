@@ -1,9 +1,15 @@
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 
 from raysynth.audio import decode_flac
 from raysynth.config import GenerationConfig
-from raysynth.generate import ClassInfo, existing_ids, plan_clips, run_generation, shard_files
+from raysynth.generate import ClassInfo, plan_clips, run_generation, shard_files
 from raysynth.generate.engine import chunk_plan
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, read_provenance
 
@@ -60,6 +66,41 @@ def test_ray_generation_writes_shards_once(ray_session, tmp_path):
     assert (again.written, again.skipped) == (0, 6)
     assert shard_files(tmp_path) == files
 
-    bigger = run_generation(plan(n=4), tmp_path, config, sample_rate=8000)
-    assert (bigger.written, bigger.skipped) == (2, 6)
-    assert len(existing_ids(tmp_path)) == 8
+    # A bigger plan over the same folder, with its generator actor killed mid-run: Ray restarts the
+    # actor and retries its batch; every clip ends up written exactly once.
+    bigger = plan(n=12)
+    result: dict = {}
+    thread = threading.Thread(
+        target=lambda: result.update(summary=run_generation(bigger, tmp_path, config, 8000))
+    )
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and len(shard_files(tmp_path)) < 4 and thread.is_alive():
+        time.sleep(0.1)
+    killed = [pid for pid in _pids_titled("ShardWriter") if _kill(pid)]
+    thread.join(timeout=300)
+    assert killed, "found no generator actor to kill"
+    summary = result["summary"]
+    assert (summary.planned, summary.skipped, summary.written) == (24, 6, 18)
+    ids = pq.read_table(shard_files(tmp_path), columns=["id"]).column("id").to_pylist()
+    assert sorted(ids) == sorted(r["id"] for r in bigger)  # each exactly once
+
+
+def _pids_titled(marker: str) -> list[int]:
+    """Processes whose command line (Ray's process title for actors) contains ``marker``."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_bytes().decode(errors="replace"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return [pid for pid in pids if pid != os.getpid()]
+
+
+def _kill(pid: int) -> bool:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        return True
+    except ProcessLookupError:
+        return False
