@@ -12,6 +12,7 @@ from raysynth.datasets.base import STANDARD_SPLITS, split_roles
 from raysynth.generate.engine import GenerationSummary, existing_ids, run_generation
 from raysynth.generate.plan import ClassInfo, plan_clips, shard_dir
 from raysynth.generators import GeneratorError, resolve_model_id
+from raysynth.storage import Location
 
 
 def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
@@ -76,7 +77,7 @@ def plan_for_spec(
     )
 
 
-def store_dir(spec: ExperimentSpec, store: Path, strategy: str, generator: str) -> Path:
+def store_dir(spec: ExperimentSpec, store: Location, strategy: str, generator: str) -> Location:
     return shard_dir(store, spec.dataset.name, generator, strategy)
 
 
@@ -103,7 +104,7 @@ def check_spec_generators(spec: ExperimentSpec) -> None:
             raise GeneratorError(f"{where}: {error}") from None
 
 
-def missing_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> dict[str, int]:
+def missing_synthetic(spec: ExperimentSpec, manifest: Path, store: Location) -> dict[str, int]:
     """Per "generator/strategy", how many planned clips are not on disk yet (the largest multiplier counts)."""
     multiplier = max(spec.grid.synth_multiplier)
     missing = {}
@@ -114,7 +115,7 @@ def missing_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> dict
     return missing
 
 
-def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[GenerationSummary]:
+def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Location) -> list[GenerationSummary]:
     """Generate whatever the spec's largest synth_multiplier needs and is not on disk yet."""
     if not spec.needs_synthetic():
         return []
@@ -134,7 +135,7 @@ def ensure_synthetic(spec: ExperimentSpec, manifest: Path, store: Path) -> list[
     return summaries
 
 
-def noise_store_dir(store: Path, noise_manifest: Path, generator: str) -> Path:
+def noise_store_dir(store: Location, noise_manifest: Path, generator: str) -> Location:
     return shard_dir(store, noise_manifest.parent.name, generator, "label")
 
 
@@ -159,7 +160,7 @@ def plan_noise(spec: ExperimentSpec, noise_manifest: Path, generator: str) -> li
 
 
 def ensure_synthetic_noise(
-    spec: ExperimentSpec, noise_manifest: Path, store: Path
+    spec: ExperimentSpec, noise_manifest: Path, store: Location
 ) -> list[GenerationSummary]:
     """Generate, with each of the spec's generators, the noise clips ``noise_source: synthetic`` trains with."""
     return [
