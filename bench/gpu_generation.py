@@ -56,7 +56,7 @@ def sweep_batches(generator, batches: list[int], duration: float) -> dict[int, f
 
 
 def audioldm2_base(size: str, dtype: torch.dtype, device: str):
-    """An AudioLDM 2 pipeline of the base model's size (or toy size), random weights."""
+    """An AudioLDM 2 pipeline of the base model's size, random weights (``tiny``: the test model)."""
     from diffusers import (
         AudioLDM2Pipeline,
         AudioLDM2ProjectionModel,
@@ -77,60 +77,52 @@ def audioldm2_base(size: str, dtype: torch.dtype, device: str):
         T5EncoderModel,
     )  # fmt: skip
 
-    from raysynth.generators.tiny_parts import tiny_roberta_tokenizer, tiny_t5_tokenizer
+    from raysynth.generators.audioldm2 import build_tiny_audioldm2
+    from raysynth.generators.tiny_parts import eval_components, tiny_roberta_tokenizer, tiny_t5_tokenizer
 
-    real = size == "real"
-    channels = (128, 256, 384, 640) if real else (32, 32, 64, 64)
-    gpt, t5_dim, clap_dim = (768, 1024, 768) if real else (32, 32, 32)
+    if size == "tiny":
+        return build_tiny_audioldm2().to(device=device, dtype=dtype)
     torch.manual_seed(0)
     unet = AudioLDM2UNet2DConditionModel(
-        in_channels=8, out_channels=8, block_out_channels=channels, layers_per_block=2,
+        in_channels=8, out_channels=8, block_out_channels=(128, 256, 384, 640), layers_per_block=2,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=([None, gpt, t5_dim],) * 4, attention_head_dim=8,
+        cross_attention_dim=([None, 768, 1024],) * 4, attention_head_dim=8,
     )  # fmt: skip
     vae = AutoencoderKL(
-        in_channels=1, out_channels=1, latent_channels=8,
-        block_out_channels=[128, 256, 512] if real else [32, 32, 64],
+        in_channels=1, out_channels=1, latent_channels=8, block_out_channels=[128, 256, 512],
         down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
     )  # fmt: skip
+    # Real-size text models; the tokenizers are small, which does not change the speed per token.
     tokenizer, tokenizer_2 = tiny_roberta_tokenizer(), tiny_t5_tokenizer()
     text = ClapTextConfig(
-        vocab_size=len(tokenizer), hidden_size=clap_dim, num_hidden_layers=12 if real else 2,
-        num_attention_heads=12 if real else 2, intermediate_size=4 * clap_dim, projection_dim=512 if real else 16,
-        bos_token_id=0, pad_token_id=1, eos_token_id=2,
+        vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+        intermediate_size=3072, projection_dim=512, bos_token_id=0, pad_token_id=1, eos_token_id=2,
     )  # fmt: skip
-    clap = ClapModel(ClapConfig(text_config=text.to_dict(), projection_dim=512 if real else 16))
     t5 = T5EncoderModel(
-        T5Config(vocab_size=len(tokenizer_2), d_model=t5_dim, d_ff=2816 if real else 64, d_kv=64 if real else 8,
-                 num_heads=16 if real else 4, num_layers=24 if real else 2, feed_forward_proj="gated-gelu")
+        T5Config(vocab_size=len(tokenizer_2), d_model=1024, d_ff=2816, d_kv=64, num_heads=16, num_layers=24,
+                 feed_forward_proj="gated-gelu")
     )  # fmt: skip
     language_model = GPT2LMHeadModel(
-        GPT2Config(
-            n_embd=gpt, n_head=12 if real else 2, n_layer=12 if real else 2, bos_token_id=0, eos_token_id=0
-        )
+        GPT2Config(n_embd=768, n_head=12, n_layer=12, bos_token_id=0, eos_token_id=0)
     )
     language_model.config.max_new_tokens = 8
     vocoder = SpeechT5HifiGan(
         SpeechT5HifiGanConfig(
-            model_in_dim=64, sampling_rate=16000, upsample_initial_channel=1024 if real else 32,
-            upsample_rates=[5, 4, 2, 2, 2], upsample_kernel_sizes=[16, 16, 8, 4, 4],
-            resblock_kernel_sizes=[3, 7, 11], resblock_dilation_sizes=[[1, 3, 5]] * 3, normalize_before=False,
+            model_in_dim=64, sampling_rate=16000, upsample_initial_channel=1024, upsample_rates=[5, 4, 2, 2, 2],
+            upsample_kernel_sizes=[16, 16, 8, 4, 4], resblock_kernel_sizes=[3, 7, 11],
+            resblock_dilation_sizes=[[1, 3, 5]] * 3, normalize_before=False,
         )
     )  # fmt: skip
     pipeline = AudioLDM2Pipeline(
-        unet=unet, vae=vae, text_encoder=clap, text_encoder_2=t5, tokenizer=tokenizer, tokenizer_2=tokenizer_2,
-        feature_extractor=ClapFeatureExtractor(), language_model=language_model, vocoder=vocoder,
-        projection_model=AudioLDM2ProjectionModel(
-            text_encoder_dim=512 if real else 16, text_encoder_1_dim=t5_dim, langauge_model_dim=gpt
-        ),
+        unet=unet, vae=vae, text_encoder=ClapModel(ClapConfig(text_config=text.to_dict(), projection_dim=512)),
+        text_encoder_2=t5, tokenizer=tokenizer, tokenizer_2=tokenizer_2, feature_extractor=ClapFeatureExtractor(),
+        language_model=language_model, vocoder=vocoder,
+        projection_model=AudioLDM2ProjectionModel(text_encoder_dim=512, text_encoder_1_dim=1024, langauge_model_dim=768),
         scheduler=DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear"),
     )  # fmt: skip
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
     print(f"  AudioLDM 2 UNet: {sum(p.numel() for p in unet.parameters()) / 1e6:.0f} M parameters")
-    return pipeline.to(device=device, dtype=dtype)
+    return eval_components(pipeline).to(device=device, dtype=dtype)
 
 
 def main() -> None:

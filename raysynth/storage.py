@@ -71,8 +71,8 @@ def dataset(files: list[str]) -> pds.Dataset:
     """A pyarrow dataset over shard files of one store (as listed by :func:`list_files`)."""
     if not files:
         return pds.dataset([], format="parquet")
-    fs, _ = _filesystem(files[0])
-    paths = [_filesystem(f)[1] for f in files]
+    fs, _ = _filesystem(files[0])  # one filesystem (one S3 client) for all files
+    paths = [f.split("://", 1)[1] if is_remote(f) else str(Path(f).resolve()) for f in files]
     return pds.dataset(paths, format="parquet", filesystem=fs)
 
 

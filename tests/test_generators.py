@@ -250,3 +250,14 @@ def test_unreachable_model_names_id_and_how_to_fix(name, monkeypatch, tmp_path):
         build_generator(GenerationConfig(generator=name, num_gpus=0))
     message = str(info.value)
     assert BACKENDS[name].default_model_id in message and "huggingface-cli download" in message
+
+
+def test_audioldm2_prompt_cache_is_bounded_and_does_not_change_clips(monkeypatch):
+    from raysynth.generators import audioldm2
+
+    monkeypatch.setattr(audioldm2, "ENCODED_CACHE_SIZE", 2)
+    generator = build_generator(GenerationConfig(generator="audioldm2", tiny=True, steps=2))
+    first = generator.generate(["rain sound"], [1], 0.25)[0]
+    generator.generate(["a", "b", "c"], [2, 3, 4], 0.25)
+    assert len(generator._encoded) == 2 and "rain sound" not in generator._encoded
+    np.testing.assert_allclose(generator.generate(["rain sound"], [1], 0.25)[0], first, atol=1e-6)

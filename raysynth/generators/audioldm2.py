@@ -8,6 +8,7 @@ The sampler is DPM-Solver++ (25 steps match DDIM's 200 in quality) unless the sp
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 
 from raysynth.audio import fix_length
 from raysynth.generators.base import hub_error, register_generator, torch_dtype
-from raysynth.generators.tiny_parts import tiny_roberta_tokenizer, tiny_t5_tokenizer
+from raysynth.generators.tiny_parts import eval_components, tiny_roberta_tokenizer, tiny_t5_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import AudioLDM2Pipeline
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_ID = "cvssp/audioldm2"
 TINY_MODEL_ID = "raysynth/tiny-audioldm2"
+ENCODED_CACHE_SIZE = 512
 FAMILY = ("cvssp/audioldm2", "cvssp/audioldm2-large", "cvssp/audioldm2-music")
 
 
@@ -120,15 +122,7 @@ def build_tiny_audioldm2(seed: int = 0) -> AudioLDM2Pipeline:
         ),
         vocoder=vocoder,
     )
-    return _eval(pipeline)
-
-
-def _eval(pipeline):
-    """Inference mode for every module (built in code, they start in training mode, with dropout on)."""
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
-    return pipeline
+    return eval_components(pipeline)
 
 
 def load_audioldm2(model_id: str, dtype: torch.dtype) -> AudioLDM2Pipeline:
@@ -181,7 +175,8 @@ class AudioLDM2Generator:
         self.model_id = model_id
         self.sample_rate = int(pipeline.vocoder.config.sampling_rate)
         self.steps, self.guidance, self.negative_prompt = steps, guidance, negative_prompt
-        self._encoded: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        # LLM prompts rarely repeat, so the cache is bounded (each entry is ~150 kB at full size).
+        self._encoded: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> AudioLDM2Generator:
@@ -208,6 +203,10 @@ class AudioLDM2Generator:
             embeds, mask, generated = self.pipeline.encode_prompt([text], device, 1, False)
             self._encoded[text] = (embeds[0], mask[0], generated[0])
         parts = [self._encoded[text] for text in texts]
+        for text in texts:
+            self._encoded.move_to_end(text)
+        while len(self._encoded) > ENCODED_CACHE_SIZE:
+            self._encoded.popitem(last=False)
         length = max(embeds.shape[0] for embeds, _, _ in parts)
         embeds = torch.stack(
             [torch.nn.functional.pad(e, (0, 0, 0, length - e.shape[0])) for e, _, _ in parts]

@@ -16,7 +16,7 @@ import torch
 
 from raysynth.audio import fix_length
 from raysynth.generators.base import hub_error, register_generator, torch_dtype
-from raysynth.generators.tiny_parts import tiny_t5_tokenizer
+from raysynth.generators.tiny_parts import eval_components, tiny_t5_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import StableAudioPipeline
@@ -63,11 +63,7 @@ def build_tiny_stable_audio(seed: int = 0) -> StableAudioPipeline:
         transformer=transformer, scheduler=scheduler, vae=vae, text_encoder=text_encoder,
         tokenizer=tokenizer, projection_model=projection,
     )  # fmt: skip
-    # Built in code, modules start in training mode (dropout on); inference wants eval.
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
-    return pipeline
+    return eval_components(pipeline)
 
 
 def load_stable_audio(model_id: str, dtype: torch.dtype) -> StableAudioPipeline:

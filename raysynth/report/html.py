@@ -31,13 +31,13 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
     real = pds.dataset(inputs["manifest"]).to_table(columns=["label", "split", "audio"]).to_pandas()
     real = real[real["split"] != "test"]
     synthetic = []
-    for strategy, folder in inputs.get("shards", {}).items():
+    for folder in inputs.get("shards", {}).values():
         files = storage.list_files(folder)
         if files:
             table = storage.dataset(files).to_table(
-                columns=["label", "generator", "prompt", "index", "audio"]
+                columns=["label", "generator", "strategy", "prompt", "index", "audio"]
             )
-            synthetic.append(table.to_pandas().assign(strategy=strategy.split("/")[-1]))
+            synthetic.append(table.to_pandas())
     synth = pd.concat(synthetic) if synthetic else pd.DataFrame(columns=["label"])
     rows = ["<table class='gallery'><tr><th>class</th><th>real</th><th>synthetic</th></tr>"]
     for label in sorted(real["label"].unique())[:max_classes]:

@@ -286,11 +286,10 @@ def run_sweep(
 def _finish(
     results, path: str, spec: ExperimentSpec, context: TrialContext, inputs: Inputs, start: float
 ) -> SweepResult:
-    # ``path`` keeps its scheme (s3://...), which Tune's experiment_path drops.
-    experiment_dir = path if storage.is_remote(path) else results.experiment_path
-    write_inputs_record(experiment_dir, spec, context)
+    # ``path`` (storage path / name) keeps its scheme (s3://...), which Tune's experiment_path drops.
+    write_inputs_record(path, spec, context)
     return SweepResult(
-        experiment_dir=experiment_dir,
+        experiment_dir=path,
         num_trials=len(results),
         num_errors=results.num_errors,
         generation=inputs.generation,
