@@ -20,7 +20,7 @@ from raysynth.cli import init_ray
 from raysynth.config import GenerationConfig
 from raysynth.generate import ClassInfo, plan_clips, run_generation
 from raysynth.generate.engine import ShardWriter, chunk_plan
-from raysynth.generators import BACKENDS, build_generator
+from raysynth.generators import BACKENDS, build_generator, generation_recipe
 
 CLASSES = [ClassInfo(label, i, label) for i, label in enumerate(["dog bark", "rain", "siren", "door knock"])]
 
@@ -51,17 +51,20 @@ def main() -> None:
 
 
 def tiny_config(name: str, args: argparse.Namespace) -> GenerationConfig:
-    steps = args.steps if BACKENDS[name].steps else None
+    reads = BACKENDS[name].settings
+    settings = {"steps": args.steps} if "steps" in reads else {"top_k": 50} if "top_k" in reads else {}
     return GenerationConfig(
         generator=name, tiny=True, duration_s=args.duration, batch_size=args.batch_size, num_gpus=0,
-        concurrency=1, top_k=50, steps=steps,
+        concurrency=1, **settings,
     )  # fmt: skip
 
 
 def naive_vs_batched(name: str, args: argparse.Namespace) -> tuple[float, float]:
     """Clips/s one prompt per call (the paper's pattern) and in batches, same model, same clips."""
     generator = build_generator(tiny_config(name, args))
-    plan = plan_clips("bench", CLASSES, name, generator.model_id, "label", args.clips // 4, 0)
+    plan = plan_clips(
+        "bench", CLASSES, generation_recipe(tiny_config(name, args)), "label", args.clips // 4, 0
+    )
     generator.generate(["warm up"], [0], args.duration)
     start = time.perf_counter()
     for row in plan:
@@ -79,7 +82,7 @@ def pipeline_vs_loop(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         writer = ShardWriter(config.model_dump_json(), str(Path(tmp) / "loop"), 16000, {})
         generator = writer.generator
-        plan = plan_clips("bench", CLASSES, config.generator, generator.model_id, "label", args.clips // 4, 0)
+        plan = plan_clips("bench", CLASSES, generation_recipe(config), "label", args.clips // 4, 0)
         chunks = chunk_plan(plan, args.batch_size, set())
         generator.generate(["warm up"], [0], args.duration)
 

@@ -78,7 +78,8 @@ def audioldm2_base(size: str, dtype: torch.dtype, device: str):
     )  # fmt: skip
 
     from raysynth.generators.audioldm2 import build_tiny_audioldm2
-    from raysynth.generators.tiny_parts import eval_components, tiny_roberta_tokenizer, tiny_t5_tokenizer
+    from raysynth.generators.base import eval_components
+    from raysynth.generators.tiny_tokenizers import tiny_roberta_tokenizer, tiny_t5_tokenizer
 
     if size == "tiny":
         return build_tiny_audioldm2().to(device=device, dtype=dtype)

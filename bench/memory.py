@@ -17,6 +17,7 @@ from pathlib import Path
 from raysynth.cli import init_ray
 from raysynth.config import GenerationConfig
 from raysynth.generate import ClassInfo, plan_clips, run_generation
+from raysynth.generators import generation_recipe
 
 
 def rss_bytes() -> int:
@@ -62,7 +63,7 @@ def main() -> None:
     classes = [ClassInfo(f"class {i}", i, f"class {i}") for i in range(10)]
     print(f"tiny AudioGen, {args.duration:g} s clips, batch {args.batch_size}, CPU")
     for count in args.counts:
-        plan = plan_clips("bench", classes, "audiogen", "raysynth/tiny-audiogen", "label", count // 10, 0)
+        plan = plan_clips("bench", classes, generation_recipe(config), "label", count // 10, 0)
         sampler = Sampler()
         baseline = rss_bytes()
         sampler.start()

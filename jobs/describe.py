@@ -17,8 +17,8 @@ from pathlib import Path
 
 from raysynth.cli import run_main
 from raysynth.config import DATA_ENV, DEFAULT_WORK_DIR, WORK_ENV
-from raysynth.datasets.base import prepare_dataset
-from raysynth.generate.stage import manifest_classes
+from raysynth.datasets import prepare
+from raysynth.inputs.synthetic import manifest_classes
 from raysynth.prompts.llm import DescriptionError, describe_labels
 
 
@@ -43,7 +43,7 @@ def main() -> int:
 
     work_dir = Path(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
     root = args.root or os.environ.get(DATA_ENV)
-    manifest = prepare_dataset(args.dataset, Path(root) if root else None, work_dir)
+    manifest = prepare(args.dataset, Path(root) if root else None, work_dir).manifest
     classes, _ = manifest_classes(manifest)
     out = Path(args.out or work_dir / "descriptions" / f"{args.dataset}.json")
     api_key = os.environ.get(args.api_key_env)

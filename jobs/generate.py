@@ -1,4 +1,4 @@
-"""Generate the synthetic clips an experiment needs (the sweep's generation stage, on its own).
+"""Generate the synthetic clips an experiment needs (the sweep's input stages, without the trials).
 
     python jobs/generate.py --smoke-test
     python jobs/generate.py --config search_spaces/<x>.yaml --data-root DATA [--work-dir W]
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from raysynth.cli import SMOKE_SPEC, init_ray, run_main
+from raysynth.cli import init_ray, run_main, smoke_spec
 from raysynth.config import load_spec, resolve_data_root, resolve_shard_store, resolve_work_dir
 
 
@@ -19,7 +19,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", help="experiment spec (YAML)")
-    parser.add_argument("--smoke-test", action="store_true", help=f"use {SMOKE_SPEC.name}")
+    parser.add_argument("--smoke-test", action="store_true", help="use the smoke preset")
     parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
     parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
     parser.add_argument(
@@ -30,15 +30,14 @@ def main() -> int:
     if not args.config and not args.smoke_test:
         parser.error("give --config SPEC or --smoke-test")
 
-    from raysynth.sweep import prepare_inputs
+    from raysynth.inputs import ensure, resolve
 
-    spec = load_spec(args.config or SMOKE_SPEC)
-    init_ray(args.num_cpus)
+    spec = load_spec(args.config or smoke_spec())
     work_dir = resolve_work_dir(spec, args.work_dir)
-    inputs = prepare_inputs(
-        spec, resolve_data_root(spec, args.data_root), work_dir,
-        shard_store=resolve_shard_store(spec, work_dir, args.shard_store),
-    )  # fmt: skip
+    resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
+                       resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
+    init_ray(args.num_cpus)
+    inputs = ensure(resolved)
     for summary in inputs.generation:
         print(summary)
         for shard in summary.shards:

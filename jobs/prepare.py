@@ -17,15 +17,18 @@ from pathlib import Path
 
 from raysynth.cli import run_main
 from raysynth.config import DATA_ENV, DEFAULT_WORK_DIR, WORK_ENV
-from raysynth.datasets import DATASETS, DatasetError
-from raysynth.datasets.base import ON_MISSING, prepare_report
+from raysynth.datasets import DATASETS, DatasetError, prepare
+from raysynth.datasets.manifest import ON_MISSING
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("name", help=f"dataset: {', '.join(sorted(DATASETS))}, or noise:<dir>")
+    parser.add_argument("name", nargs="?", help=f"dataset: {', '.join(sorted(DATASETS))}, or noise:<dir>")
+    parser.add_argument(
+        "--config", help="prepare the manifests this experiment spec needs (dataset and noise)"
+    )
     parser.add_argument("--root", help=f"corpora root (default ${DATA_ENV}); the corpus is <root>/<name>")
     parser.add_argument(
         "--work-dir", help=f"where the manifest goes (default ${WORK_ENV} or ./{DEFAULT_WORK_DIR})"
@@ -40,12 +43,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, help="seed of seeded splits (gtzan, tess, crema_d, noise)")
     parser.add_argument("--force", action="store_true", help="prepare again even if the manifest exists")
     args = parser.parse_args()
+    if bool(args.name) == bool(args.config):
+        parser.error("give a dataset NAME or --config SPEC")
+    if args.config:
+        return prepare_for_spec(args)
 
     root = args.root or os.environ.get(DATA_ENV)
     if not root and not args.name.startswith("noise:"):
         raise DatasetError(f"give --root or set ${DATA_ENV}: the folder that holds <root>/{args.name}")
     work_dir = Path(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
-    report = prepare_report(
+    report = prepare(
         args.name,
         Path(root) if root else None,
         work_dir,
@@ -58,6 +65,21 @@ def main() -> int:
         seed=args.seed,
     )
     print(report.summary())
+    return 0
+
+
+def prepare_for_spec(args: argparse.Namespace) -> int:
+    """The manifest stages of an experiment, as the sweep would run them."""
+    from raysynth.config import load_spec, resolve_data_root, resolve_work_dir
+    from raysynth.inputs import resolve
+    from raysynth.inputs.stages import ensure_manifest, ensure_noise_manifest
+
+    spec = load_spec(args.config)
+    work_dir = resolve_work_dir(spec, args.work_dir)
+    resolved = resolve(spec, resolve_data_root(spec, args.root), work_dir)
+    for report in (ensure_manifest(resolved), ensure_noise_manifest(resolved)):
+        if report is not None:
+            print(report.summary())
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from raysynth.cli import SMOKE_SPEC, init_ray, run_main
+from raysynth.cli import init_ray, run_main, smoke_spec
 from raysynth.config import (
     load_spec,
     resolve_data_root,
@@ -17,7 +17,6 @@ from raysynth.config import (
     resolve_storage_path,
     resolve_work_dir,
 )
-from raysynth.report import ReportError, load, pivot, to_markdown
 
 
 def main() -> int:
@@ -26,7 +25,7 @@ def main() -> int:
     )
     parser.add_argument("--config", help="experiment spec (YAML) in search_spaces/")
     parser.add_argument(
-        "--smoke-test", action="store_true", help=f"run {SMOKE_SPEC.name}: offline, tiny, minutes"
+        "--smoke-test", action="store_true", help="run the smoke preset: offline, tiny, minutes"
     )
     parser.add_argument("--data-root", help="corpora root (overrides the spec and $RAYSYNTH_DATA)")
     parser.add_argument("--work-dir", help="manifests and shards (overrides the spec and $RAYSYNTH_WORK)")
@@ -44,29 +43,31 @@ def main() -> int:
     if not args.config and not args.smoke_test:
         parser.error("give --config SPEC or --smoke-test")
 
+    from raysynth.inputs import ensure, resolve, trial_context, varying_axes
+    from raysynth.report import ReportError, load, pivot, to_markdown
     from raysynth.sweep import run_sweep
 
-    spec = load_spec(args.config or SMOKE_SPEC)
+    spec = load_spec(args.config or smoke_spec())
     work_dir = resolve_work_dir(spec, args.work_dir)
-    data_root = resolve_data_root(spec, args.data_root)
     storage = resolve_storage_path(spec, work_dir, args.storage_path)
-    shard_store = resolve_shard_store(spec, work_dir, args.shard_store)
+    # Everything that needs no data is checked here, before Ray starts.
+    resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
+                       resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
     init_ray(args.num_cpus)
-    result = run_sweep(
-        spec, data_root, work_dir, storage, args.name, args.no_generate, args.resume, shard_store
-    )
-    for summary in result.generation:
+    inputs = ensure(resolved, generate=not args.no_generate)
+    for summary in inputs.generation:
         print(summary)
+    result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
     print(
         f"\n{result.num_trials} trial(s), {result.num_errors} failed, {result.seconds:.0f}s -> {result.experiment_dir}"
     )
-    varying = [axis for axis, values in spec.grid.axes().items() if len(values) > 1 and axis not in ("seed",)]
+    varying = [axis for axis in varying_axes(list(resolved.cells)) if axis != "seed"]
     rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
     try:
         print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
     except ReportError as error:  # e.g. every trial failed: there is nothing to tabulate
         print(f"no results table: {error}")
-    print(f"\nfull report: python jobs/report.py {result.experiment_dir}")
+    print(f"\nfull report: uv run python jobs/report.py {result.experiment_dir}")
     return 1 if result.num_errors else 0
 
 

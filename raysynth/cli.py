@@ -1,15 +1,19 @@
-"""Shared plumbing for the ``jobs/`` entry points: Ray start-up and clear exits on bad input."""
+"""Shared plumbing for the ``jobs/`` entry points: Ray start-up, the smoke preset, and clear exits on bad input."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SMOKE_SPEC = REPO_ROOT / "search_spaces" / "smoke.yaml"
 EXIT_BAD_INPUT = 2
+
+
+def smoke_spec() -> Path:
+    """The ``--smoke-test`` preset, shipped inside the package (``raysynth/presets/smoke.yaml``)."""
+    return Path(str(resources.files("raysynth.presets") / "smoke.yaml"))
 
 
 def init_ray(num_cpus: int | None = None) -> None:
@@ -31,31 +35,32 @@ def init_ray(num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
 
 
-def run_main(main: Callable[[], int | None]) -> None:
-    """Run ``main`` and turn the project's input errors into one clear message and exit code 2."""
+def input_errors() -> tuple[type[BaseException], ...]:
+    """The project's own error types for bad input: each prints as one line and exits 2."""
     from raysynth.config import SpecError
     from raysynth.datasets import DatasetError
-    from raysynth.generate.plan import PlanError
+    from raysynth.generate import PlanError
     from raysynth.generators import GeneratorError
+    from raysynth.inputs import InputError, MissingInputs
     from raysynth.prompts.llm import DescriptionError
     from raysynth.report import ReportError
+    from raysynth.schemas import SchemaError
     from raysynth.storage import StorageError
-    from raysynth.sweep import MissingPrerequisites
+    from raysynth.sweep import SweepError
 
-    expected = (
-        SpecError,
-        DatasetError,
-        GeneratorError,
-        DescriptionError,
-        PlanError,
-        ReportError,
-        MissingPrerequisites,
-        StorageError,
-        KeyError,
-    )
+    return (
+        SpecError, DatasetError, GeneratorError, DescriptionError, PlanError, ReportError, InputError,
+        MissingInputs, StorageError, SchemaError, SweepError,
+    )  # fmt: skip
+
+
+def run_main(main: Callable[[], int | None]) -> None:
+    """Run ``main`` and turn the project's input errors into one clear message and exit code 2.
+
+    Any other exception is a bug, not bad input: it propagates with its traceback.
+    """
     try:
         sys.exit(main() or 0)
-    except expected as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+    except input_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

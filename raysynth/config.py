@@ -51,74 +51,136 @@ class DatasetConfig(_Strict):
     clip_seconds: float = Field(1.0, gt=0, le=60)
 
 
-class GeneratorOverrides(_Strict):
-    """Per-backend values under ``generation.per_generator.<name>``, for specs with a generator axis."""
-
-    model_id: str | None = None
-    tiny: bool | None = None
-    batch_size: int | None = Field(None, ge=1, le=4096)
-    top_k: int | None = Field(None, ge=1)
-    guidance: float | None = Field(None, ge=0)
-    steps: int | None = Field(None, ge=1)
-    scheduler: str | None = None
-    dtype: Literal["fp32", "fp16", "bf16"] | None = None
-    negative_prompt: str | None = None
-    num_gpus: float | None = Field(None, ge=0)
-    concurrency: int | None = Field(None, ge=1)
-    runtime_env: dict[str, Any] | None = None
+Range = tuple[float, float]
 
 
-class GenerationConfig(_Strict):
-    generator: str = "audiogen"
+class _Backend(_Strict):
+    """Settings a backend reads, where a spec may set them for one backend only (None: not set here)."""
+
     model_id: str | None = Field(None, description="hub id or local path; None: the backend's default")
-    tiny: bool = Field(False, description="random-weight toy model built offline (tests, --smoke-test)")
-    duration_s: float = Field(1.0, gt=0, le=60)
+    tiny: bool | None = Field(None, description="random-weight toy model built offline (tests, --smoke-test)")
     batch_size: int | None = Field(None, ge=1, le=4096, description="None: the backend's default")
-    top_k: int = Field(250, ge=1, description="language-model backends: top-k sampling")
+    top_k: int | None = Field(None, ge=1, description="language-model backends: top-k sampling (250)")
     guidance: float | None = Field(None, ge=0, description="classifier-free guidance; None: the backend's")
     steps: int | None = Field(None, ge=1, description="diffusion backends: denoising steps")
-    scheduler: str | None = Field(
-        None, description="diffusion backends: dpm (DPM-Solver++) or ddim; None: the backend's default"
-    )
-    dtype: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="weights and activations")
+    scheduler: str | None = Field(None, description="diffusion backends: dpm (DPM-Solver++) or ddim")
+    dtype: Literal["fp32", "fp16", "bf16"] | None = Field(None, description="weights and activations (fp32)")
     negative_prompt: str | None = Field(None, description="diffusion backends: what to steer away from")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per actor; None: the backend's (tts: 0)")
+    concurrency: int | None = Field(None, ge=1, description="actors; None: one per GPU, or per CPU")
+    runtime_env: dict[str, Any] | None = Field(
+        None, description="Ray runtime_env for the generator actors (e.g. pip pins of a conflicting backend)"
+    )
+    # tts (eSpeak NG): the ranges each clip's values are drawn from, seeded per clip.
+    voices: list[str] | None = Field(None, description="tts: eSpeak NG languages/accents (default: English)")
+    voice_variants: list[str] | None = Field(
+        None, description="tts: eSpeak NG voice variants ('' is the plain voice; default: all)"
+    )
+    rate_wpm: Range | None = Field(None, description="tts: speaking rate, words per minute")
+    pitch: Range | None = Field(None, description="tts: base pitch, 0-99")
+    pitch_range: Range | None = Field(None, description="tts: pitch range (intonation), 0-99")
+    word_gap: Range | None = Field(None, description="tts: pause between words, units of 10 ms")
+    amplitude: Range | None = Field(None, description="tts: loudness, 0-200")
+    placement: Literal["random", "start", "center"] | None = Field(
+        None, description="tts: where the speech sits in the clip"
+    )
+
+    @field_validator("rate_wpm", "pitch", "pitch_range", "word_gap", "amplitude")
+    @classmethod
+    def _low_high(cls, value: Range | None) -> Range | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"a range has to be (low, high) with low <= high, but is {list(value)}")
+        return value
+
+
+class GeneratorOverrides(_Backend):
+    """Per-backend values under ``generation.per_generator.<name>`` (and a variant's values)."""
+
+
+BACKEND_KEYS = tuple(_Backend.model_fields)
+
+
+class GenerationConfig(_Backend):
+    """How synthetic clips are made. Backend settings left unset take the backend's defaults."""
+
+    generator: str = "audiogen"
+    tiny: bool = Field(False, description="random-weight toy model built offline (tests, --smoke-test)")
+    duration_s: float = Field(1.0, gt=0, le=60)
     prompt_template: str | None = Field(None, description="None: the dataset's own template")
     descriptions: str | None = Field(
         None, description="llm strategy: description file; None: the shipped one"
     )
     llm_k: int = Field(3, ge=1, description="llm strategy: descriptions sampled into each prompt")
-    num_gpus: float = Field(1.0, ge=0)
-    concurrency: int | None = Field(None, ge=1, description="None: one actor per GPU (1 on CPU)")
-    seed: int = 0
-    max_regenerations: int = Field(2, ge=0, description="new seeds tried for a NaN, silent or clipped clip")
-    runtime_env: dict[str, Any] | None = Field(
-        None, description="Ray runtime_env for the generator actors (e.g. pip pins of a conflicting backend)"
+    seed: int = Field(0, description="generation seed; each trial seed draws its own clips from it")
+    draw_per_seed: bool = Field(
+        True, description="each grid.seed draws its own synthetic clips (False: one draw shared by all seeds)"
     )
+    max_regenerations: int = Field(2, ge=0, description="new seeds tried for a NaN, silent or clipped clip")
     per_generator: dict[str, GeneratorOverrides] = Field(
         default_factory=dict, description="values for one backend only (with a generator axis in grid)"
     )
+    variants: dict[str, GeneratorOverrides] = Field(
+        default_factory=dict, description="named sets of generation settings for grid.variant"
+    )
 
-    def for_generator(self, name: str) -> GenerationConfig:
-        """This config for backend ``name``: its ``per_generator`` values over the shared ones."""
-        overrides = self.per_generator.get(name)
-        update = overrides.model_dump(exclude_none=True) if overrides else {}
+    def for_generator(self, name: str, variant: str | None = None) -> GenerationConfig:
+        """This config for backend ``name``: its ``per_generator`` values, then ``variant``'s, over the shared ones."""
+        update: dict[str, Any] = {}
+        for overrides in (self.per_generator.get(name), self.variants.get(variant) if variant else None):
+            if overrides is not None:
+                update.update(overrides.model_dump(exclude_unset=True))
         if name != self.generator and "model_id" not in update:
             update["model_id"] = None  # a model id given for one backend never applies to another
-        return self.model_copy(update={**update, "generator": name, "per_generator": {}})
+        return self.model_copy(update={**update, "generator": name, "per_generator": {}, "variants": {}})
+
+    def given(self) -> set[str]:
+        """The backend settings this config sets (not ``None``)."""
+        return {key for key in BACKEND_KEYS if getattr(self, key) is not None and key != "tiny"}
+
+
+# The train keys each backbone reads; a key given for a backbone that ignores it is an error.
+BACKBONE_KEYS = {
+    "cnn": {"n_mels"},
+    "ast": {"model_id"},
+    "ssast": {"checkpoint_path"},
+    "whisper": {"model_id"},
+    "clap": {"model_id"},
+}
 
 
 class TrainConfig(_Strict):
     backbone: Literal["cnn", "ast", "ssast", "whisper", "clap"] = "cnn"
     mode: Literal["finetune", "linear_probe"] = "finetune"
-    model_id: str | None = Field(None, description="hub id or local path; None: the backbone's default")
+    model_id: str | None = Field(
+        None, description="ast/whisper/clap: hub id or local path; None: the default"
+    )
     checkpoint_path: str | None = Field(None, description="ssast: the official SSAST checkpoint file")
     tiny: bool = Field(False, description="random-weight toy backbone built offline (tests only)")
     epochs: int = Field(12, ge=1, le=1000)
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
-    n_mels: int = Field(40, ge=8, le=256)
+    n_mels: int = Field(40, ge=8, le=256, description="cnn: mel bands of its log-mel frontend")
     num_threads: int = Field(1, ge=1, description="torch threads per trial")
+    synthetic_valid_per_class: int = Field(
+        10, ge=1, description="zero-shot trials: synthetic validation clips per class, generated on top"
+    )
+
+    @model_validator(mode="after")
+    def _keys_the_backbone_reads(self) -> TrainConfig:
+        # A key counts as given when it differs from its default (so a serialised config round-trips).
+        ignored = sorted(
+            key
+            for key in {k for keys in BACKBONE_KEYS.values() for k in keys} - BACKBONE_KEYS[self.backbone]
+            if getattr(self, key) != type(self).model_fields[key].default
+        )
+        if ignored:
+            readers = {key: [b for b, keys in BACKBONE_KEYS.items() if key in keys] for key in ignored}
+            detail = "; ".join(f"{key} is read only by {', '.join(readers[key])}" for key in ignored)
+            raise ValueError(
+                f"train.backbone {self.backbone} ignores {', '.join(ignored)} ({detail}): remove it"
+            )
+        return self
 
 
 class NoiseConfig(_Strict):
@@ -160,11 +222,35 @@ class GridConfig(_Strict):
     fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
     noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]
     generator: list[str] | None = Field(None, description="None: generation.generator only")
+    variant: list[str] | None = Field(None, description="names of generation.variants; None: no variants")
+    train_snr_db: list[tuple[float, float]] | None = Field(
+        None, description="training SNR ranges, one per value; None: noise.train_snr_db"
+    )
 
     @field_validator("*", mode="before")  # every axis: a scalar is a one-value list
     @classmethod
-    def _listify(cls, value: Any) -> Any:
+    def _listify(cls, value: Any, info: Any) -> Any:
+        if (
+            info.field_name == "train_snr_db"
+            and isinstance(value, list)
+            and value
+            and not isinstance(value[0], list | tuple)
+        ):
+            return [value]  # one range given as [low, high]
         return _as_list(value)
+
+    @field_validator("*")
+    @classmethod
+    def _non_empty_distinct(cls, values: list | None, info: Any) -> list | None:
+        if values is None:
+            return values
+        if not values:
+            raise ValueError(f"grid.{info.field_name} is empty: give at least one value (or leave it out)")
+        seen = [json.dumps(v, default=str) for v in values]
+        duplicates = sorted({v for v in seen if seen.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"grid.{info.field_name} repeats {', '.join(duplicates)}: each value once")
+        return values
 
     @field_validator("real_fraction")
     @classmethod
@@ -182,8 +268,18 @@ class GridConfig(_Strict):
                 raise ValueError(f"each synth_multiplier has to be >= 0, but one is {value}")
         return values
 
+    @field_validator("train_snr_db")
+    @classmethod
+    def _snr_ranges(cls, values: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        for low, high in values or []:
+            if low > high:
+                raise ValueError(
+                    f"each train_snr_db range has to be (low, high) with low <= high, but one is {[low, high]}"
+                )
+        return values
+
     def axes(self) -> dict[str, list[Any]]:
-        """Every axis with its values (``generator`` only where the grid gives it)."""
+        """Every axis with its values (the optional ones only where the grid gives them)."""
         return {
             name: list(getattr(self, name))
             for name in type(self).model_fields
@@ -217,6 +313,19 @@ class ExperimentSpec(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _variants_are_defined(self) -> ExperimentSpec:
+        defined = sorted(self.generation.variants)
+        unknown = [v for v in self.grid.variant or [] if v not in self.generation.variants]
+        if unknown:
+            raise ValueError(
+                f"grid.variant names {unknown}, which generation.variants does not define (it defines {defined})"
+            )
+        unused = [v for v in defined if v not in (self.grid.variant or [])]
+        if unused:
+            raise ValueError(f"generation.variants defines {unused}, which grid.variant does not use")
+        return self
+
     def spec_hash(self) -> str:
         """Hash of the full spec, recorded as provenance in shards and results."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -226,14 +335,12 @@ class ExperimentSpec(_Strict):
         """The backends this experiment uses: the grid's generator axis, or ``generation.generator``."""
         return list(self.grid.generator) if self.grid.generator else [self.generation.generator]
 
-    def per_generator_names(self) -> list[str]:
-        return list(self.generation.per_generator)
+    def variants(self) -> list[str | None]:
+        """The generation variants of the grid (``[None]`` where there are none)."""
+        return list(self.grid.variant) if self.grid.variant else [None]
 
     def needs_synthetic(self) -> bool:
         return any(m > 0 for m in self.grid.synth_multiplier)
-
-    def needs_noise(self) -> bool:
-        return self.noise.directory is not None or any(s != "none" for s in self.grid.noise_source)
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

@@ -7,6 +7,7 @@ so a reader never sees a half-written file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -32,6 +33,9 @@ REAL_MANIFEST_SCHEMA = pa.schema(
         ("speaker", pa.string()),
         ("orig_sample_rate", pa.int32()),
         ("orig_channels", pa.int16()),
+        # sha256 (16 hex) of the recording the clip was cut from: copies of one recording share it,
+        # so train/test disjointness is checked down to the source file.
+        ("source_id", pa.string()),
     ]
 )
 
@@ -44,8 +48,13 @@ SYNTH_SHARD_SCHEMA = pa.schema(
         ("generator", pa.string()),
         ("model_id", pa.string()),
         ("strategy", pa.string()),
+        ("recipe", pa.string()),  # hash of every setting that changes the audio (generation_recipe)
+        ("split", pa.string()),  # train, or valid: the zero-shot validation clips, made on top
+        ("draw_seed", pa.int64()),  # the run-level seed this clip was drawn under
         ("prompt", pa.string()),
-        ("seed", pa.int64()),
+        ("seed", pa.int64()),  # the planned per-clip seed, part of the id
+        ("attempt", pa.int16()),  # regenerations by the quality guard (0: the planned seed made it)
+        ("params", pa.string()),  # JSON: what the backend drew for this clip (tts: voice, rate, ...)
         ("index", pa.int64()),
         ("sample_rate", pa.int32()),
         ("num_samples", pa.int64()),
@@ -55,6 +64,7 @@ SYNTH_SHARD_SCHEMA = pa.schema(
 )
 
 PROVENANCE_KEY = b"raysynth"
+RECIPE_KEY = b"raysynth_recipe"
 
 
 class SchemaError(ValueError):
@@ -94,6 +104,20 @@ def write_table_atomic(table: pa.Table, path: Path, provenance: dict[str, Any] |
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def file_id(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The ``source_id`` of a file: the first 16 hex digits of the sha256 of its bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def bytes_id(data: bytes) -> str:
+    """The ``source_id`` of audio made in memory (test factories): the sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def read_provenance(path: Path) -> dict[str, Any]:

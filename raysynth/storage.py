@@ -11,6 +11,7 @@ Credentials and endpoints come from the environment, as pyarrow reads them (``AW
 from __future__ import annotations
 
 import fnmatch
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,11 @@ def remove_stale_temporaries(location: Location, older_than_s: float = 3600.0) -
 def write_text(location: Location, text: str) -> None:
     """Write a small text file (a record next to the results), locally or on an object store."""
     if not is_remote(location):
-        Path(location).write_text(text)
+        path = Path(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
         return
     fs, path = _filesystem(location)
     with fs.open_output_stream(path) as stream:

@@ -108,6 +108,16 @@ def s3():
     kill_tree(server.pid)
 
 
+def run_spec(spec, data_root, work_dir, storage_path, name, resume=False, generate=True):
+    """What ``jobs/sweep.py`` does, in this process: resolve, build the inputs, run the trials."""
+    from raysynth.inputs import ensure, resolve, trial_context
+    from raysynth.sweep import run_sweep
+
+    resolved = resolve(spec, data_root, work_dir)
+    inputs = ensure(resolved, generate=generate)
+    return run_sweep(resolved, inputs, trial_context(resolved, inputs), str(storage_path), name, resume)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray instance for the whole test session."""
@@ -118,16 +128,30 @@ def ray_session():
     ray.shutdown()
 
 
+_DESELECTED_E2E: list[str] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _DESELECTED_E2E.extend(item.nodeid for item in items if item.get_closest_marker("e2e"))
+
+
+def e2e_problems(stats: dict, deselected: list[str]) -> list[str]:
+    """Why a CI run's end-to-end coverage is not whole: e2e tests skipped, deselected, or none run."""
+    problems = [f"e2e test skipped: {r.nodeid}" for r in stats.get("skipped", []) if "e2e" in r.keywords]
+    problems += [f"e2e test deselected: {nodeid}" for nodeid in deselected]
+    if not any("e2e" in r.keywords for r in stats.get("passed", [])):
+        problems.append("no end-to-end (e2e) test passed")
+    return problems
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI, an end-to-end test that was skipped (or deselected) fails the run: it must never be silent."""
+    """In CI, any end-to-end test that was skipped or deselected fails the run: it must never be silent."""
     if not IN_CI or exitstatus != 0:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    ran_e2e = False
-    for report in reporter.stats.get("passed", []) if reporter else []:
-        if "e2e" in report.keywords:
-            ran_e2e = True
-    if not ran_e2e:
-        if reporter:
-            reporter.write_line("error: no end-to-end (e2e) test ran; CI requires one", red=True)
+    problems = e2e_problems(reporter.stats if reporter else {}, _DESELECTED_E2E)
+    if problems:
+        for problem in problems:
+            if reporter:
+                reporter.write_line(f"error: {problem}; CI requires every e2e test to run", red=True)
         session.exitstatus = 1

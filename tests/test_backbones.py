@@ -12,7 +12,8 @@ from raysynth.config import TrainConfig
 from raysynth.testing import dummy_manifest
 from raysynth.train import TrialContext, run_trial
 from raysynth.train.models import BACKBONES, CheckpointKeyError, build_classifier, map_ssast_state_dict
-from raysynth.train.models.pretrained import BackboneLoadError, ast_key_scheme, build_ast, build_ssast
+from raysynth.train.models.pretrained import BackboneLoadError, build_ast
+from raysynth.train.models.ssast import ast_key_scheme, build_ssast
 
 WAVES = np.random.default_rng(0).standard_normal((3, 16000)).astype(np.float32) * 0.1
 
@@ -20,7 +21,8 @@ WAVES = np.random.default_rng(0).standard_normal((3, 16000)).astype(np.float32) 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_backbone_contract(backbone):
     torch.manual_seed(0)
-    model = build_classifier(TrainConfig(backbone=backbone, tiny=True, n_mels=32), num_classes=5)
+    extra = {"n_mels": 32} if backbone == "cnn" else {}
+    model = build_classifier(TrainConfig(backbone=backbone, tiny=True, **extra), num_classes=5)
     features = model.features(WAVES)
     assert features.shape[0] == 3 and torch.isfinite(features).all()
     assert model.augment(features).shape == features.shape
@@ -106,7 +108,7 @@ def test_unreachable_pretrained_model_is_clear(monkeypatch):
 def context(tmp_path):
     manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"train": 6, "valid": 2, "test": 2})
     return lambda **train: TrialContext(
-        str(manifest), {}, {}, 16000, 1.0, TrainConfig(epochs=2, batch_size=8, **train)
+        str(manifest), 16000, 1.0, TrainConfig(epochs=2, batch_size=8, **train)
     )
 
 
@@ -143,7 +145,7 @@ def test_embedding_cache_through_ray_matches_in_trial_embeddings(ray_session, tm
     assert len(cached_ids(out)) == written
 
     cfg = {"real_fraction": 1.0, "synth_multiplier": 0, "strategy": "label", "seed": 0}
-    base = dict(manifest=str(manifest), shards={}, model_ids={}, sample_rate=16000, clip_seconds=1.0, train=train,
+    base = dict(manifest=str(manifest), sample_rate=16000, clip_seconds=1.0, train=train,
                 noise=noise, noise_manifest=str(noise_manifest))  # fmt: skip
     cached = run_trial(cfg, TrialContext(**base, embeddings=str(out)), lambda m, s: None)
     direct = run_trial(cfg, TrialContext(**base), lambda m, s: None)

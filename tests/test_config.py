@@ -118,19 +118,25 @@ def test_generator_axis_and_per_generator_values():
 
 
 def test_unknown_generator_on_the_axis_is_named_before_any_work(tmp_path):
-    from raysynth.generate.stage import check_spec_generators
     from raysynth.generators import GeneratorError
+    from raysynth.inputs import resolve
 
     spec = parse_spec(
-        {"name": "g", "dataset": {"name": "toy"}, "grid": {"generator": ["audiogen", "audioldm"]}}
+        {
+            "name": "g",
+            "dataset": {"name": "toy"},
+            "grid": {"generator": ["audiogen", "audioldm"], "synth_multiplier": 1},
+        }
     )
-    with pytest.raises(GeneratorError, match="grid.generator: unknown generator 'audioldm'; registered"):
-        check_spec_generators(spec)
+    with pytest.raises(
+        GeneratorError, match="grid.generator audioldm: unknown generator 'audioldm'; registered"
+    ):
+        resolve(spec, None, tmp_path)
     spec = parse_spec(
         {"name": "g", "dataset": {"name": "toy"}, "generation": {"per_generator": {"musicgen": {"top_k": 5}}}}
     )
     with pytest.raises(GeneratorError, match="per_generator has 'musicgen', which is not a generator"):
-        check_spec_generators(spec)
+        resolve(spec, None, tmp_path)
     bad_key = tmp_path / "s.yaml"
     bad_key.write_text(
         "name: g\ndataset: {name: toy}\ngeneration:\n  per_generator:\n    musicgen: {topk: 5}\n"

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from raysynth.audio import decode_flac
-from raysynth.datasets import DATASETS, DatasetError, get_recipe, prepare_dataset, stratified_subset
-from raysynth.datasets.base import safe_extract
+from raysynth.datasets import DATASETS, DatasetError, get_recipe, prepare, stratified_subset
+from raysynth.datasets.download import safe_extract
 from raysynth.datasets.fsdd import download_fsdd, prepare_fsdd
 from raysynth.datasets.sampling import EmptyClassError, require_classes
 from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema
@@ -63,7 +63,7 @@ def test_fsdd_real_recordings(shared_data, tmp_path):
 
 def test_missing_root_says_where_and_how(tmp_path):
     with pytest.raises(DatasetError) as info:
-        prepare_dataset("fsdd", tmp_path / "nowhere", tmp_path / "work")
+        prepare("fsdd", tmp_path / "nowhere", tmp_path / "work")
     message = str(info.value)
     assert str(tmp_path / "nowhere" / "fsdd") in message
     assert "python jobs/prepare.py fsdd --download" in message
@@ -71,17 +71,17 @@ def test_missing_root_says_where_and_how(tmp_path):
 
 def test_no_root_at_all_says_how_to_set_it(tmp_path):
     with pytest.raises(DatasetError, match=r"--data-root.*RAYSYNTH_DATA"):
-        prepare_dataset("fsdd", None, tmp_path / "work")
+        prepare("fsdd", None, tmp_path / "work")
 
 
 def test_empty_root_dir_is_an_error(tmp_path):
     (tmp_path / "data" / "fsdd").mkdir(parents=True)
     with pytest.raises(DatasetError, match="missing or empty"):
-        prepare_dataset("fsdd", tmp_path / "data", tmp_path / "work")
+        prepare("fsdd", tmp_path / "data", tmp_path / "work")
 
 
 def test_unknown_dataset_lists_registered():
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(DatasetError) as info:
         get_recipe("esc-50")
     assert "fsdd" in str(info.value) and "toy" in str(info.value)
     assert set(DATASETS) >= {"fsdd", "toy"}

@@ -121,8 +121,13 @@ def submit_job(address: str, env: dict, *args: str) -> tuple[int, str]:
 def smoke(ray_session, s3, tmp_path_factory):
     """The smoke sweep in-process, then again through ``ray job submit`` on a real local head, with Tune's
     storage on S3 (it must reuse the shards), then the report: outputs and logs."""
+    from raysynth.cli import smoke_spec
+    from raysynth.config import load_spec
+    from raysynth.inputs import resolve
+
     work = tmp_path_factory.mktemp("smoke") / "work"
-    shard_dir = work / "synthetic" / "toy" / "audiogen" / "label"
+    (job,) = resolve(load_spec(smoke_spec()), None, work).generation
+    shard_dir = job.folder
     first = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke")
     shards = sorted(shard_dir.glob("part-*.parquet"))
     with local_head(s3) as (address, env):
@@ -235,7 +240,8 @@ def test_noise_sweep_real_and_synthetic_noise(ray_session, tmp_path):
 
     from raysynth.config import parse_spec
     from raysynth.report import load
-    from raysynth.sweep import run_sweep
+
+    from conftest import run_spec
 
     noise_dir = tmp_path / "data" / "noise"
     noise_dir.mkdir(parents=True)
@@ -259,7 +265,7 @@ def test_noise_sweep_real_and_synthetic_noise(ray_session, tmp_path):
             "resources": {"max_concurrent_trials": 2},
         }
     )
-    result = run_sweep(spec, tmp_path / "data", tmp_path / "work", str(tmp_path / "results"), "noise")
+    result = run_spec(spec, tmp_path / "data", tmp_path / "work", tmp_path / "results", "noise")
     assert (result.num_trials, result.num_errors) == (2, 0)
     assert [s.written for s in result.generation] == [6]  # 3 clips for each training recording
     df = load(result.experiment_dir)

@@ -16,8 +16,12 @@ from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, read_provenance
 CLASSES = [ClassInfo("dog", 0, "dog bark"), ClassInfo("rain", 1, "rain")]
 
 
-def plan(n=3, seed=0, model="raysynth/tiny-audiogen"):
-    return plan_clips("toy", CLASSES, "audiogen", model, "label", n, seed, "{label} sound")
+def recipe(model="raysynth/tiny-audiogen", **settings):
+    return {"generator": "audiogen", "model_id": model, "duration_s": 0.5, "top_k": 50, **settings}
+
+
+def plan(n=3, seed=0, model="raysynth/tiny-audiogen", **settings):
+    return plan_clips("toy", CLASSES, recipe(model, **settings), "label", n, seed, template="{label} sound")
 
 
 def test_plan_ids_are_content_addressed():
@@ -31,10 +35,10 @@ def test_plan_ids_are_content_addressed():
 
 
 def test_plan_per_class_counts_and_empty_labels():
-    rows = plan_clips("toy", CLASSES, "audiogen", "m", "label", {"dog": 2, "rain": 1}, 0)
+    rows = plan_clips("toy", CLASSES, recipe(), "label", {"dog": 2, "rain": 1}, 0)
     assert [r["label"] for r in rows] == ["dog", "dog", "rain"]
     with pytest.raises(ValueError, match="label list is empty"):
-        plan_clips("toy", [], "audiogen", "m", "label", 1, 0)
+        plan_clips("toy", [], recipe(), "label", 1, 0)
 
 
 def test_chunks_keep_boundaries_after_resume():
@@ -49,7 +53,7 @@ def test_chunks_keep_boundaries_after_resume():
 def test_ray_generation_writes_shards_once(ray_session, tmp_path):
     config = GenerationConfig(tiny=True, duration_s=0.5, batch_size=4, num_gpus=0, concurrency=1, top_k=50)
     rows = plan(n=3)
-    first = run_generation(rows, tmp_path, config, sample_rate=8000, spec_hash="abc")
+    first = run_generation(rows, tmp_path, config, sample_rate=8000, recipe=recipe(), spec_hash="abc")
     assert (first.planned, first.written, first.skipped) == (6, 6, 0)
     files = shard_files(tmp_path)
     assert len(files) == 2 and not list(tmp_path.glob(".tmp-*"))
@@ -61,6 +65,7 @@ def test_ray_generation_writes_shards_once(ray_session, tmp_path):
     assert sr == 8000 == record["sample_rate"] and wave.size == record["num_samples"] == 4000
     provenance = read_provenance(files[0])
     assert provenance["spec_hash"] == "abc" and "torch" in provenance["packages"]
+    assert provenance["recipe"] == recipe() and (tmp_path / "recipe.json").is_file()
 
     again = run_generation(rows, tmp_path, config, sample_rate=8000)
     assert (again.written, again.skipped) == (0, 6)

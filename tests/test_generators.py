@@ -3,9 +3,9 @@ import pytest
 
 from raysynth.config import GenerationConfig
 from raysynth.generate.engine import ShardWriter, clip_problem
+from raysynth.generate.plan import attempt_seed
 from raysynth.generators import (
     BACKENDS,
-    GENERATORS,
     GeneratorError,
     build_generator,
     check_generation,
@@ -116,11 +116,9 @@ def _save_tiny(name, folder):
 def test_from_pretrained_local_folder_matches_the_built_model(name, tmp_path):
     """The real loading path (from_pretrained) on a local folder gives the same clips as the tiny model."""
     _save_tiny(name, tmp_path / name)
-    steps = None if name == "musicgen" else 2
-    tiny = build_generator(GenerationConfig(generator=name, tiny=True, steps=steps, top_k=20))
-    loaded = build_generator(
-        GenerationConfig(generator=name, model_id=str(tmp_path / name), steps=steps, top_k=20)
-    )
+    settings = {"top_k": 20} if name == "musicgen" else {"steps": 2}
+    tiny = build_generator(GenerationConfig(generator=name, tiny=True, **settings))
+    loaded = build_generator(GenerationConfig(generator=name, model_id=str(tmp_path / name), **settings))
     assert loaded.model_id == str(tmp_path / name)
     np.testing.assert_allclose(
         loaded.generate(["rain sound"], [5], 0.25)[0], tiny.generate(["rain sound"], [5], 0.25)[0], atol=1e-5
@@ -174,13 +172,18 @@ def writer_with(generator, max_regenerations=2):
 
 
 def test_bad_clips_are_regenerated_with_new_seeds_then_counted():
+    """A regenerated clip keeps its planned id and seed; ``attempt`` says which seed made its audio."""
     rows = [{"id": str(i), "prompt": "p", "seed": i} for i in range(4)]
     fixed_on_retry = writer_with(ScriptedGenerator(bad_seeds={1}))
     kept, waves, rejected = fixed_on_retry.guard(
         rows, fixed_on_retry.generator.generate(["p"] * 4, [0, 1, 2, 3], 0.1)
     )
-    assert rejected == 0 and [r["seed"] for r in kept] == [0, 1 + 7919, 2, 3]
-    always_bad = writer_with(ScriptedGenerator(bad_seeds={1, 1 + 7919, 1 + 3 * 7919}))
+    assert rejected == 0 and [r["seed"] for r in kept] == [0, 1, 2, 3]
+    assert [r["attempt"] for r in kept] == [0, 1, 0, 0] and [r["id"] for r in kept] == ["0", "1", "2", "3"]
+    np.testing.assert_array_equal(
+        waves[1], fixed_on_retry.generator.generate(["p"], [attempt_seed(1, 1)], 0.1)[0]
+    )
+    always_bad = writer_with(ScriptedGenerator(bad_seeds={1, attempt_seed(1, 1), attempt_seed(1, 2)}))
     kept, _, rejected = always_bad.guard(rows, always_bad.generator.generate(["p"] * 4, [0, 1, 2, 3], 0.1))
     assert rejected == 1 and [r["id"] for r in kept] == ["0", "2", "3"]
 
@@ -207,8 +210,12 @@ def test_bad_generation_settings_fail_before_any_model_is_built(tmp_path):
         GeneratorError, match=r"scheduler has to be one of \['dpm'\] for stable_audio, but is 'ddim'"
     ):
         check_generation(GenerationConfig(generator="stable_audio", scheduler="ddim"))
-    with pytest.raises(GeneratorError, match="steps is for diffusion backends; musicgen"):
+    with pytest.raises(GeneratorError, match="generation sets steps, which musicgen does not read"):
         check_generation(GenerationConfig(generator="musicgen", steps=10))
+    with pytest.raises(GeneratorError, match="generation sets negative_prompt, which audiogen does not read"):
+        check_generation(GenerationConfig(generator="audiogen", top_k=20, negative_prompt="noise"))
+    with pytest.raises(GeneratorError, match="generation sets top_k, which audioldm2 does not read"):
+        check_generation(GenerationConfig(generator="audioldm2", top_k=20))
     with pytest.raises(GeneratorError, match="model_id '.*nowhere' looks like a local path"):
         check_generation(GenerationConfig(generator="audioldm2", model_id=str(tmp_path / "nowhere")))
     assert check_generation(GenerationConfig(generator="stable_audio", duration_s=47.0)).steps == 50
@@ -230,7 +237,7 @@ def test_tiny_generator_checks_its_own_shorter_range():
 def test_unknown_generator_lists_registered():
     with pytest.raises(GeneratorError, match="unknown generator 'audiogenn'.*audiogen"):
         build_generator(GenerationConfig(generator="audiogenn"))
-    assert "audiogen" in GENERATORS
+    assert "audiogen" in BACKENDS
 
 
 def test_model_ids():

@@ -45,27 +45,26 @@ def test_plan_with_llm_strategy_uses_shipped_descriptions():
         shipped.provenance["method"] == "hand-written"
         and "not the descriptions" in shipped.provenance["note"]
     )
+    recipe = {"generator": "audiogen", "model_id": "m"}
     rows = plan_clips(
-        "toy", [ClassInfo("beep", 0, "beep")], "audiogen", "m", "llm", 4, 0, descriptions=shipped.descriptions
+        "toy", [ClassInfo("beep", 0, "beep")], recipe, "llm", 4, 0, descriptions=shipped.descriptions
     )
     assert all(r["prompt"].startswith("beep sound, ") for r in rows)
     assert len({r["prompt"] for r in rows}) > 1
     assert {r["id"] for r in rows}.isdisjoint(
-        r["id"] for r in plan_clips("toy", [ClassInfo("beep", 0, "beep")], "audiogen", "m", "label", 4, 0)
+        r["id"] for r in plan_clips("toy", [ClassInfo("beep", 0, "beep")], recipe, "label", 4, 0)
     )
 
 
 def test_shipped_description_files_cover_their_labels():
-    from raysynth.datasets.emotion import (
-        CREMA_LABELS,
-        EMODB_LABELS,
-        IEMOCAP_LABELS,
-        RAVDESS_LABELS,
-        TESS_LABELS,
-    )
+    from raysynth.datasets.crema_d import CREMA_LABELS
+    from raysynth.datasets.emodb import EMODB_LABELS
     from raysynth.datasets.fsdd import DIGIT_WORDS
     from raysynth.datasets.gtzan import GENRE_TEXT, GENRES
+    from raysynth.datasets.iemocap import IEMOCAP_LABELS
+    from raysynth.datasets.ravdess import RAVDESS_LABELS
     from raysynth.datasets.speech_commands import WORDS12
+    from raysynth.datasets.tess import TESS_LABELS
     from raysynth.datasets.ucf101 import CLASS_TEXT
     from raysynth.testing import TOY_LABELS
 

@@ -11,19 +11,16 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from raysynth.datasets import DATASETS, DatasetError, get_recipe
-from raysynth.datasets.base import prepare_report
-from raysynth.datasets.emotion import (
-    prepare_crema_d,
-    prepare_emodb,
-    prepare_iemocap,
-    prepare_ravdess,
-    prepare_tess,
-)
+from raysynth.datasets import DATASETS, DatasetError, get_recipe, prepare
+from raysynth.datasets.crema_d import prepare_crema_d
+from raysynth.datasets.emodb import prepare_emodb
 from raysynth.datasets.esc50 import prepare_esc10, prepare_esc50
 from raysynth.datasets.gtzan import prepare_gtzan
+from raysynth.datasets.iemocap import prepare_iemocap
 from raysynth.datasets.noise import prepare_noise
+from raysynth.datasets.ravdess import prepare_ravdess
 from raysynth.datasets.speech_commands import prepare_speech_commands, prepare_speech_commands12
+from raysynth.datasets.tess import prepare_tess
 from raysynth.datasets.ucf101 import prepare_ucf101
 from raysynth.datasets.us8k import prepare_us8k
 from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema
@@ -341,7 +338,7 @@ def test_emodb_real_recordings(shared_data, tmp_path):
 
 def test_noise_real_recordings_split_by_file(shared_data, tmp_path):
     directory = shared_data / "noise_speech_commands" / "_background_noise_"
-    report = prepare_report(f"noise:{directory}", None, tmp_path, test_files=["running_tap"])
+    report = prepare(f"noise:{directory}", None, tmp_path, test_files=["running_tap"])
     rows = rows_of(report)
     assert {r["label"] for r in rows if r["split"] == "test"} == {"running_tap"}
     assert "running_tap" not in {r["label"] for r in rows if r["split"] == "train"}

@@ -78,7 +78,8 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
     import pyarrow.parquet as pq
 
     from raysynth.config import load_spec
-    from raysynth.generate.stage import plan_for_spec, store_dir
+    from raysynth.inputs import resolve
+    from raysynth.inputs.synthetic import plan_job
 
     env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_ADDRESS": ""}
     spec_file = tmp_path / "gen.yaml"
@@ -88,7 +89,8 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
         "grid: {synth_multiplier: 1}\n"
     )
     command = [sys.executable, "jobs/generate.py", "--config", str(spec_file), "--work-dir", str(tmp_path)]
-    shards = store_dir(load_spec(spec_file), tmp_path / "synthetic", "label", "audiogen")
+    (job,) = resolve(load_spec(spec_file), None, tmp_path).generation
+    shards = job.folder
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -110,10 +112,7 @@ def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     ids = pq.read_table(sorted(shards.glob("part-*.parquet")), columns=["id"]).column("id").to_pylist()
     planned = [
-        row["id"]
-        for row in plan_for_spec(
-            load_spec(spec_file), tmp_path / "toy" / "manifest.parquet", "label", 1, "audiogen"
-        )
+        row["id"] for row in plan_job(job, resolve(load_spec(spec_file), None, tmp_path).manifest.path)
     ]
     assert len(ids) == len(set(ids)) == len(planned) == 40
     assert set(ids) == set(planned)

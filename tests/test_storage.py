@@ -4,16 +4,13 @@ Tune's storage on S3 is tested end to end by the smoke sweep submitted with ``ra
 (tests/test_e2e.py).
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from conftest import S3_ENV
 
 
-def test_engine_writes_lists_and_resumes_shards_on_s3(s3):
+def test_engine_writes_lists_and_resumes_shards_on_s3(s3, tmp_path):
     """The actor's write path and the resume scan, against the object store (no Ray needed)."""
     from raysynth import storage
     from raysynth.config import GenerationConfig
@@ -25,7 +22,8 @@ def test_engine_writes_lists_and_resumes_shards_on_s3(s3):
     store = "s3://raysynth/synthetic/toy/audiogen/label"
     config = GenerationConfig(tiny=True, duration_s=0.2, batch_size=4, num_gpus=0, top_k=20)
     classes = [ClassInfo("dog", 0, "dog"), ClassInfo("rain", 1, "rain")]
-    plan = plan_clips("toy", classes, "audiogen", "raysynth/tiny-audiogen", "label", 4, 0)
+    recipe = {"generator": "audiogen", "model_id": "raysynth/tiny-audiogen", "top_k": 20}
+    plan = plan_clips("toy", classes, recipe, "label", 4, 0)
     writer = ShardWriter(config.model_dump_json(), store, 16000, {"spec_hash": "abc"})
     first, rest = chunk_plan(plan, 4, set())[:1], chunk_plan(plan, 4, set())[1:]
     out = writer({"chunk": np.array([__import__("json").dumps(c) for c in first])})
@@ -38,11 +36,9 @@ def test_engine_writes_lists_and_resumes_shards_on_s3(s3):
     assert existing_ids(store) == {row["id"] for row in plan}
     files = storage.list_files(store)
     assert len(files) == 2 and all(f.startswith("s3://") for f in files)
-    table = load_synthetic(store, "raysynth/tiny-audiogen", {"dog": 3, "rain": 4})
+    table = load_synthetic(store, plan[0]["recipe"], 0, {"dog": 3, "rain": 4})
     assert table.num_rows == 7
-    local = storage.download_tree(
-        "s3://raysynth/synthetic", Path(os.environ.get("TMPDIR", "/tmp")) / "rs-s3-copy"
-    )
+    local = storage.download_tree("s3://raysynth/synthetic", tmp_path / "copy")
     assert read_provenance(next(local.rglob("part-*.parquet")))["spec_hash"] == "abc"
 
 

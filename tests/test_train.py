@@ -1,12 +1,13 @@
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 
 from raysynth.config import TrainConfig
 from raysynth.testing import TOY_LABELS, dummy_manifest, dummy_shard
-from raysynth.train import NaNLossError, TrialContext, build_mixture, run_trial
-from raysynth.train.data import hold_back, load_synthetic
+from raysynth.train import NaNLossError, SyntheticSource, TrialContext, build_mixture, run_trial
+from raysynth.train.data import load_synthetic
 from raysynth.train.metrics import classification_metrics
 
 
@@ -28,9 +29,10 @@ def context(tmp_path):
         tmp_path / "toy" / "manifest.parquet", per_split={"train": 10, "valid": 2, "test": 3}
     )
     shards = tmp_path / "synthetic"
-    dummy_shard(shards / "part-0.parquet", clips_per_class=12)
-    train = TrainConfig(epochs=2, batch_size=8, n_mels=32)
-    return TrialContext(str(manifest), {"dummy/label": str(shards)}, {"dummy": "dummy"}, 16000, 1.0, train)
+    dummy_shard(shards / "part-0.parquet", clips_per_class=12, valid_per_class=3)
+    train = TrainConfig(epochs=2, batch_size=8, n_mels=32, synthetic_valid_per_class=3)
+    source = SyntheticSource(str(shards), "dummy", "dummy", "label")
+    return TrialContext(str(manifest), 16000, 1.0, train, synthetic=(source,))
 
 
 def config(real_fraction, multiplier, seed=0):
@@ -45,10 +47,10 @@ def test_mixture_counts(context):
     assert sorted(np.unique(mix.train.labels, return_counts=True)[1]) == [15] * 4
 
 
-def test_zero_shot_validates_on_held_back_synthetic(context):
+def test_zero_shot_validates_on_synthetic_clips_made_on_top(context):
     mix = build_mixture(config(0.0, 1), context)
-    assert mix.num_real == 0 and mix.num_synthetic == 4 * 9
-    assert all(i.startswith("synth/") for i in mix.valid.ids)
+    assert mix.num_real == 0 and mix.num_synthetic == 4 * 10  # all of m x n: validation comes on top
+    assert len(mix.valid) == 4 * 3 and all("/valid/" in i for i in mix.valid.ids)
     assert not set(mix.valid.ids) & set(mix.train.ids)
 
 
@@ -62,13 +64,18 @@ def test_nothing_to_train_on(context):
         build_mixture(config(0.0, 0), context)
 
 
-def test_synthetic_selection_is_nested(tmp_path):
+def test_synthetic_selection_is_nested_and_keeps_to_its_recipe_and_draw(tmp_path):
     dummy_shard(tmp_path / "part-0.parquet", clips_per_class=6)
-    small = load_synthetic(tmp_path, "dummy", {label: 2 for label in TOY_LABELS})
-    large = load_synthetic(tmp_path, "dummy", {label: 4 for label in TOY_LABELS})
+    dummy_shard(tmp_path / "part-1.parquet", clips_per_class=6, recipe="other")
+    dummy_shard(tmp_path / "part-2.parquet", clips_per_class=6, draw_seed=1)
+    small = load_synthetic(tmp_path, "dummy", 0, {label: 2 for label in TOY_LABELS})
+    large = load_synthetic(tmp_path, "dummy", 0, {label: 4 for label in TOY_LABELS})
     assert set(small.column("id").to_pylist()) < set(large.column("id").to_pylist())
-    train, valid = hold_back(large, 0.25)
-    assert valid.num_rows == 4 and train.num_rows == 12
+    assert set(large.column("recipe").to_pylist()) == {"dummy"} and set(
+        large.column("draw_seed").to_pylist()
+    ) == {0}
+    other = load_synthetic(tmp_path, "dummy", 1, {label: 4 for label in TOY_LABELS})
+    assert not set(other.column("id").to_pylist()) & set(large.column("id").to_pylist())
 
 
 def test_run_trial_reports_every_epoch_and_is_deterministic(context):
@@ -90,13 +97,8 @@ def test_run_trial_reports_every_epoch_and_is_deterministic(context):
 
 
 def test_nan_loss_stops_with_reason(context):
-    bad = TrialContext(
-        context.manifest,
-        context.shards,
-        context.model_ids,
-        16000,
-        1.0,
-        TrainConfig(epochs=1, batch_size=8, n_mels=32, learning_rate=1e30),
+    bad = dataclasses.replace(
+        context, train=TrainConfig(epochs=1, batch_size=8, n_mels=32, learning_rate=1e30)
     )
     with pytest.raises(NaNLossError, match="loss became"):
         run_trial(config(1.0, 0), bad, lambda m, s: None)
@@ -105,22 +107,20 @@ def test_nan_loss_stops_with_reason(context):
 def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     """The issue's bar on real audio: CNN, real data only, FSDD's own test split, >= 0.95."""
     from raysynth.config import load_spec
-    from raysynth.datasets import prepare_dataset
+    from raysynth.datasets import prepare
 
     from conftest import REPO_ROOT
 
     spec = load_spec(REPO_ROOT / "search_spaces" / "fsdd.yaml")
     spec.train.epochs = 6  # the spec's 12 give 0.99 (see the README); 6 keep the suite fast
-    manifest = prepare_dataset("fsdd", shared_data, tmp_path, spec.dataset.sample_rate)
-    context = TrialContext(
-        str(manifest), {}, {}, spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train
-    )
+    manifest = prepare("fsdd", shared_data, tmp_path, spec.dataset.sample_rate).manifest
+    context = TrialContext(str(manifest), spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train)
     last = run_trial(config(1.0, 0), context, lambda m, s: None)
     assert last["selected_test_acc"] >= 0.95, last
 
 
 def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
-    from raysynth.datasets.base import split_roles
+    from raysynth.datasets.sampling import split_roles
 
     assert split_roles({"1", "2", "3", "4", "5"}, 5) == ({"2", "3", "4"}, "1", "5")
     with pytest.raises(ValueError, match="fold has to be one of them"):
@@ -128,7 +128,7 @@ def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
     with pytest.raises(ValueError, match="fixed train/valid/test"):
         split_roles({"train", "valid", "test"}, 2)
     manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"1": 3, "2": 3, "3": 3, "4": 3})
-    context = TrialContext(str(manifest), {}, {}, 16000, 1.0, TrainConfig(epochs=1, batch_size=8, n_mels=32))
+    context = TrialContext(str(manifest), 16000, 1.0, TrainConfig(epochs=1, batch_size=8, n_mels=32))
     mix = build_mixture({**config(1.0, 0), "fold": 2}, context)
     assert len(mix.test) == len(mix.valid) == 12 and len(mix.train) == 24
     assert all("/2/" in i for i in mix.test.ids) and all("/3/" in i for i in mix.valid.ids)
@@ -171,15 +171,7 @@ def test_trial_with_real_noise_reports_snr_metrics(context, tmp_path):
     for name in ("hum", "fan", "tap"):
         sf.write(tmp_path / f"{name}.wav", 0.2 * rng.standard_normal(16000 * 2).astype(np.float32), 16000)
     noise = prepare_noise(tmp_path, tmp_path / "w", segment_seconds=0.5, test_files=["tap"]).manifest
-    noisy_context = TrialContext(
-        context.manifest,
-        context.shards,
-        context.model_ids,
-        16000,
-        1.0,
-        context.train,
-        noise_manifest=str(noise),
-    )
+    noisy_context = dataclasses.replace(context, noise_manifest=str(noise))
     reports = []
     last = run_trial(
         {**config(1.0, 0), "noise_source": "real"},

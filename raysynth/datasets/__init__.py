@@ -1,26 +1,23 @@
-"""Dataset recipes (one module per corpus) and the ``DATASETS`` registry."""
+"""Dataset recipes (one module per corpus), the ``DATASETS`` registry, manifests and splits."""
 
 from raysynth.datasets import (  # noqa: F401  (each module registers its recipes)
-    emotion,
+    crema_d,
+    emodb,
     esc50,
     fsdd,
     gtzan,
+    iemocap,
+    noise,
+    ravdess,
     speech_commands,
+    tess,
     toy,
     ucf101,
     us8k,
 )
-from raysynth.datasets.base import (
-    DATASETS,
-    MANIFEST_NAME,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    get_recipe,
-    manifest_path,
-    prepare_dataset,
-    read_manifest,
-)
+from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport, read_manifest
+from raysynth.datasets.prepare import ManifestPlan, plan_manifest, prepare
+from raysynth.datasets.registry import DATASETS, DatasetError, DatasetRecipe, get_recipe
 from raysynth.datasets.sampling import stratified_subset
 
 __all__ = [
@@ -30,8 +27,9 @@ __all__ = [
     "DatasetRecipe",
     "PrepareReport",
     "get_recipe",
-    "manifest_path",
-    "prepare_dataset",
+    "ManifestPlan",
+    "plan_manifest",
+    "prepare",
     "read_manifest",
     "stratified_subset",
 ]

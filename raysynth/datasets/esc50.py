@@ -6,7 +6,8 @@ CC BY-NC 3.0, https://github.com/karolpiczak/ESC-50. 44.1 kHz mono WAV.
 Layout: ``ESC-50-master/audio/{fold}-{src_file}-{take}-{target}.wav`` and
 ``ESC-50-master/meta/esc50.csv`` with columns ``filename, fold, target, category, esc10,
 src_file, take``. Splits are the 5 official folds (``split`` = "1" ... "5"); clips cut from one
-source recording share a fold. ESC-10 is the ``esc10 == True`` subset (10 classes, 400 clips).
+source recording share a fold. ESC-10 is the ``esc10 == True`` subset (10 classes, 400 clips); it
+reads the ESC-50 corpus folder (``<data_root>/esc50``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_and_extract,
-    locate,
-    register_dataset,
-    words,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract, locate
+from raysynth.datasets.manifest import ClipSource, PrepareReport, words, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
 
 ESC50_URL = "https://github.com/karoldvl/ESC-50/archive/master.zip"
 LAYOUT = "ESC-50-master/{audio/*.wav, meta/esc50.csv}"
@@ -73,25 +66,22 @@ def _prepare(name: str, corpus_dir: Path, output_dir: Path, sample_rate: int, es
 def prepare_esc50(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, on_missing: str = "fail"
 ) -> PrepareReport:
-    """Write ``<output_dir>/esc50/manifest.parquet`` (50 classes, split = official fold)."""
+    """Write ``<output_dir>/manifest.parquet`` (50 classes, split = official fold)."""
     return _prepare("esc50", Path(corpus_dir), Path(output_dir), sample_rate, False, on_missing)
 
 
 def prepare_esc10(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, on_missing: str = "fail"
 ) -> PrepareReport:
-    """Write ``<output_dir>/esc10/manifest.parquet`` (the ESC-10 subset, split = official fold)."""
+    """Write ``<output_dir>/manifest.parquet`` (the ESC-10 subset, split = official fold)."""
     return _prepare("esc10", Path(corpus_dir), Path(output_dir), sample_rate, True, on_missing)
-
-
-def download_esc10(target_dir: str | Path) -> Path:
-    """ESC-10 ships inside ESC-50: download that into ``<target_dir>/esc10``."""
-    return download_esc50(target_dir, ESC50_URL).rename(Path(target_dir) / "esc10")
 
 
 ESC50 = register_dataset(
     DatasetRecipe("esc50", download_esc50, prepare_esc50, "{label} sound", LAYOUT, ESC50_URL, folds=5)
 )
 ESC10 = register_dataset(
-    DatasetRecipe("esc10", download_esc10, prepare_esc10, "{label} sound", LAYOUT, ESC50_URL, folds=5)
+    DatasetRecipe(
+        "esc10", download_esc50, prepare_esc10, "{label} sound", LAYOUT, ESC50_URL, folds=5, corpus="esc50"
+    )
 )

@@ -17,20 +17,11 @@ speaker and digit.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_file,
-    register_dataset,
-    safe_extract,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract
+from raysynth.datasets.manifest import ClipSource, PrepareReport, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
 
 FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.zip"
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -40,27 +31,16 @@ VALID_INDICES = range(5, 10)
 
 
 def download_fsdd(target_dir: str | Path, url: str = FSDD_URL) -> Path:
-    """Download the GitHub archive and unpack ``recordings/`` into ``<target_dir>/fsdd``.
+    """Download the GitHub archive and keep its ``recordings/`` as ``<target_dir>/fsdd/recordings``.
 
     Args:
-        target_dir: the data root; the corpus lands in ``<target_dir>/fsdd/recordings``.
+        target_dir: the data root.
         url: the archive to fetch (tests point this at a local server).
 
     Returns:
         The corpus directory ``<target_dir>/fsdd``.
     """
-    corpus_dir = Path(target_dir) / "fsdd"
-    if (corpus_dir / "recordings").is_dir():
-        return corpus_dir
-    with tempfile.TemporaryDirectory(dir=target_dir if Path(target_dir).is_dir() else None) as tmp:
-        archive = download_file(url, Path(tmp) / "fsdd.zip")
-        safe_extract(archive, Path(tmp) / "unpacked")
-        found = sorted((Path(tmp) / "unpacked").glob("**/recordings"))
-        if not found:
-            raise DatasetError(f"the archive from {url} has no recordings/ folder")
-        corpus_dir.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(found[0]), corpus_dir / "recordings")
-    return corpus_dir
+    return download_and_extract(url, target_dir, "fsdd", keep="**/recordings")
 
 
 def find_fsdd_sources(corpus_dir: Path) -> list[ClipSource]:
@@ -96,7 +76,7 @@ def find_fsdd_sources(corpus_dir: Path) -> list[ClipSource]:
 
 
 def prepare_fsdd(corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000) -> PrepareReport:
-    """Write ``<output_dir>/fsdd/manifest.parquet`` from an FSDD corpus directory."""
+    """Write ``<output_dir>/manifest.parquet`` from an FSDD corpus directory."""
     return write_manifest("fsdd", find_fsdd_sources(Path(corpus_dir)), Path(output_dir), sample_rate)
 
 

@@ -14,16 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_and_extract,
-    register_dataset,
-    stratified_split,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract
+from raysynth.datasets.manifest import ClipSource, PrepareReport, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
+from raysynth.datasets.sampling import stratified_split
 
 GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
 LAYOUT = "genres/<genre>/*.au or genres_original/<genre>/*.wav"
@@ -59,7 +53,7 @@ def _split_file(corpus_dir: Path) -> dict[str, str] | None:
 def prepare_gtzan(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, seed: int = 0
 ) -> PrepareReport:
-    """Write ``<output_dir>/gtzan/manifest.parquet`` (split from ``splits/*.txt`` or seeded stratified)."""
+    """Write ``<output_dir>/manifest.parquet`` (split from ``splits/*.txt`` or seeded stratified)."""
     corpus_dir = Path(corpus_dir)
     genres_dir = _find_genres(corpus_dir)
     files = sorted(p for g in GENRES for p in (genres_dir / g).glob("*") if p.suffix in (".au", ".wav"))

@@ -16,15 +16,18 @@ import numpy as np
 import pyarrow as pa
 
 from raysynth.audio import AudioDecodeError, encode_flac, load_audio
-from raysynth.datasets.base import DatasetError, PrepareReport, group_split
-from raysynth.schemas import REAL_MANIFEST_SCHEMA, write_table_atomic
+from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_prefix
+from raysynth.datasets.sampling import group_split
+from raysynth.schemas import REAL_MANIFEST_SCHEMA, file_id, write_table_atomic
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".au", ".aiff")
 
 
 def noise_name(directory: str | Path) -> str:
-    """The manifest name of a noise folder: ``noise_<folder name>``."""
-    return f"noise_{Path(directory).name.strip('_') or 'dir'}"
+    """The dataset name of a noise folder: ``noise_<folder name>`` (a folder named ``noise_x`` stays ``noise_x``)."""
+    name = Path(directory).name.strip("_") or "dir"
+    return name if name.startswith("noise_") else f"noise_{name}"
 
 
 def prepare_noise(
@@ -35,7 +38,7 @@ def prepare_noise(
     test_files: list[str] | None = None,
     seed: int = 0,
 ) -> PrepareReport:
-    """Write ``<output_dir>/noise_<name>/manifest.parquet``: segments, split train/test by source file.
+    """Write ``<output_dir>/manifest.parquet``: segments, split train/test by source file.
 
     Args:
         directory: a folder of noise recordings.
@@ -59,7 +62,7 @@ def prepare_noise(
                 f"test noise file(s) {unknown} are not in {directory}; have {[p.stem for p in files]}"
             )
         assignment = {p.stem: "test" if p.stem in test_files else "train" for p in files}
-    report = PrepareReport(dataset=name, manifest=Path(output_dir) / name / "manifest.parquet")
+    report = PrepareReport(dataset=name, manifest=Path(output_dir) / MANIFEST_NAME)
     rows, segment = [], int(segment_seconds * sample_rate)
     for label_id, path in enumerate(files):
         try:
@@ -70,6 +73,7 @@ def prepare_noise(
         if decoded.wave.size == 0 or not np.any(decoded.wave):
             report.skipped.append((path.name, "empty or silent: its SNR would be undefined"))
             continue
+        source_id = file_id(path)
         report.orig_sample_rates[decoded.orig_sample_rate] = (
             report.orig_sample_rates.get(decoded.orig_sample_rate, 0) + 1
         )
@@ -91,6 +95,7 @@ def prepare_noise(
                     "speaker": path.stem,
                     "orig_sample_rate": decoded.orig_sample_rate,
                     "orig_channels": decoded.orig_channels,
+                    "source_id": source_id,
                 }
             )
             report.total_seconds += piece.size / sample_rate
@@ -105,3 +110,19 @@ def prepare_noise(
         "test noise: " + ", ".join(sorted({r["label"] for r in rows if r["split"] == "test"}))
     )
     return report
+
+
+def noise_recipe(directory: str) -> DatasetRecipe:
+    """The recipe of ``noise:<directory>``: any folder of noise recordings, prepared where it is."""
+    folder = Path(directory).expanduser()
+
+    def download(target_dir: Path) -> Path:
+        raise DatasetError(f"noise folders are not downloaded; {folder} has to exist")
+
+    return DatasetRecipe(
+        noise_name(folder), download, prepare_noise, "{label} noise", f"{folder}/*.wav", str(folder),
+        corpus_dir=folder,
+    )  # fmt: skip
+
+
+register_prefix("noise:", noise_recipe)

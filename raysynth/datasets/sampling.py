@@ -1,15 +1,17 @@
-"""Stratified, seeded, nested subsets of a split.
+"""Splits and subsets: which clips train, validate and test, all seeded.
 
-For a fixed seed, each class's clips are put in one random order; a fraction takes a prefix of
-that order. So a smaller fraction is always a subset of a larger one (nested), and results for
-0.05, 0.1, ... 1.0 differ only by the extra clips.
+- :func:`split_roles`: which manifest splits (or folds) a trial trains, validates and tests on.
+- :func:`group_split`, :func:`stratified_split`: seeded splits for corpora with no official one.
+- :func:`stratified_subset`: the nested ``real_fraction`` subset. For a fixed seed, each class's
+  clips are put in one random order and a fraction takes a prefix of it, so a smaller fraction is
+  always a subset of a larger one, and results for 0.05, 0.1, ... 1.0 differ only by the extra clips.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -62,3 +64,70 @@ def require_classes(labels: Sequence[str], expected: Sequence[str], fraction: fl
         raise EmptyClassError(
             f"{what}: class(es) {', '.join(map(repr, missing))} have no clips at real_fraction={fraction}"
         )
+
+
+def group_split(
+    groups: Iterable[str], seed: int = 0, valid: float = 0.1, test: float = 0.2
+) -> dict[str, str]:
+    """Assign whole groups (speakers, actors, source files) to train/valid/test, seeded.
+
+    Every split gets at least one group when there are three or more, so no group is in two splits.
+    """
+    unique = sorted(set(groups))
+    order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
+    n_test = max(1, round(test * len(unique))) if test > 0 and len(unique) >= 3 else 0
+    n_valid = max(1, round(valid * len(unique))) if valid > 0 and len(unique) >= 3 else 0
+    assignment = {}
+    for position, group in enumerate(order):
+        assignment[group] = (
+            "test" if position < n_test else "valid" if position < n_test + n_valid else "train"
+        )
+    return assignment
+
+
+def stratified_split(
+    keys: list[str], labels: list[str], seed: int = 0, valid: float = 0.1, test: float = 0.2
+) -> dict[str, str]:
+    """Assign clips to train/valid/test within each class, seeded (for corpora with no official split)."""
+    by_class: dict[str, list[str]] = {}
+    for key, label in zip(keys, labels, strict=True):
+        by_class.setdefault(label, []).append(key)
+    assignment = {}
+    for label, members in by_class.items():
+        order = class_order(members, seed, label)
+        n_test, n_valid = round(test * len(order)), round(valid * len(order))
+        for position, key in enumerate(order):
+            assignment[key] = (
+                "test" if position < n_test else "valid" if position < n_test + n_valid else "train"
+            )
+    return assignment
+
+
+STANDARD_SPLITS = {"train", "valid", "test"}
+
+
+def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], str, str]:
+    """Which manifest splits a trial trains, validates and tests on.
+
+    Manifests with ``train/valid/test`` use them as they are (``fold`` must be ``None``).
+    Manifests whose splits are fold numbers test on ``fold``, validate on the next fold
+    (cyclically) and train on the rest.
+
+    >>> split_roles({"1", "2", "3", "4", "5"}, 5)
+    ({'2', '3', '4'}, '1', '5')
+    """
+    splits = set(splits)
+    if splits <= STANDARD_SPLITS:
+        if fold is not None:
+            raise ValueError(
+                f"this dataset has fixed train/valid/test splits; fold has to be unset, but is {fold}"
+            )
+        return {"train"}, "valid", "test"
+    folds = sorted(splits, key=lambda s: int(s) if s.isdigit() else s)
+    if fold is None or str(fold) not in splits:
+        raise ValueError(
+            f"this dataset is split into folds {', '.join(folds)}; fold has to be one of them, but is {fold}"
+        )
+    test = str(fold)
+    valid = folds[(folds.index(test) + 1) % len(folds)]
+    return splits - {test, valid}, valid, test

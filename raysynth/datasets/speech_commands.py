@@ -8,9 +8,10 @@ Layout: ``<word>/<speaker hash>_nohash_<n>.wav``, the official ``validation_list
 ``_background_noise_/*.wav``. Two variants:
 
 - ``speech_commands``: the 35 words.
-- ``speech_commands12``: the 12-class task: yes, no, up, down, left, right, on, off, stop, go,
+- ``speech_commands12``: the 12-class task (it reads the same corpus folder): yes, no, up, down, left, right, on, off, stop, go,
   ``_unknown_`` (every other word) and ``_silence_`` (one-second crops of the background noise,
-  as many per split as an average word class has).
+  as many per split as an average word class has). Each background recording feeds one split's
+  silence only (a seeded split of the recordings), so test silence is never heard in training.
 """
 
 from __future__ import annotations
@@ -21,15 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from raysynth.audio import Decoded, load_audio
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_and_extract,
-    register_dataset,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract
+from raysynth.datasets.manifest import ClipSource, PrepareReport, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
+from raysynth.datasets.sampling import group_split
 
 SC_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 LAYOUT = "<word>/<hash>_nohash_<n>.wav, validation_list.txt, testing_list.txt, _background_noise_/"
@@ -76,7 +72,7 @@ def _speaker(name: str) -> str | None:
 def prepare_speech_commands(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
 ) -> PrepareReport:
-    """Write ``<output_dir>/speech_commands/manifest.parquet`` (35 words, official lists)."""
+    """Write ``<output_dir>/manifest.parquet`` (35 words, official lists)."""
     corpus_dir = Path(corpus_dir)
     entries, notes = _scan(corpus_dir)
     words = sorted({word for _, word, _ in entries})
@@ -117,7 +113,7 @@ class _SilenceLoader:
 def prepare_speech_commands12(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, seed: int = 0
 ) -> PrepareReport:
-    """Write ``<output_dir>/speech_commands12/manifest.parquet`` (10 words + _unknown_ + _silence_)."""
+    """Write ``<output_dir>/manifest.parquet`` (10 words + _unknown_ + _silence_)."""
     corpus_dir = Path(corpus_dir)
     entries, notes = _scan(corpus_dir)
     labels = [*WORDS12, "_unknown_", "_silence_"]
@@ -139,11 +135,18 @@ def prepare_speech_commands12(
     noise = {p.stem: p for p in sorted((corpus_dir / NOISE_DIR).glob("*.wav"))}
     if not noise:
         notes.append(f"no {NOISE_DIR}/*.wav: the _silence_ class is empty")
+    # Each background recording feeds the silence of one split only, so no split hears another's.
+    noise_split = group_split(sorted(noise), seed, valid=0.2, test=0.2)
     for split in ("train", "valid", "test"):
+        stems = [stem for stem in sorted(noise) if noise_split[stem] == split]
+        if noise and not stems:
+            notes.append(
+                f"no background recording is left for {split} silence: that split has no _silence_ clips"
+            )
         known = [w for _, w, s in entries if s == split and w in WORDS12]
         per_word = len(known) // max(1, len(set(known)))
-        for index in range(per_word if noise else 0):
-            stem = sorted(noise)[index % len(noise)]
+        for index in range(per_word if stems else 0):
+            stem = stems[index % len(stems)]
             sources.append(
                 ClipSource(
                     f"speech_commands12/_silence_/{split}-{index}",
@@ -153,8 +156,17 @@ def prepare_speech_commands12(
                     labels.index("_silence_"),
                     "silence",
                     virtual=True,
+                    origin=noise[stem],
                 )
             )
+    if noise:
+        notes.append(
+            "silence from: "
+            + "; ".join(
+                f"{split} {', '.join(s for s in sorted(noise) if noise_split[s] == split)}"
+                for split in ("train", "valid", "test")
+            )
+        )
     loader = _SilenceLoader(noise, seed)
     return write_manifest(
         "speech_commands12", sources, Path(output_dir), sample_rate, notes=notes, loader=loader
@@ -184,5 +196,7 @@ SPEECH_COMMANDS12 = register_dataset(
         "a person saying the word {label}",
         LAYOUT,
         SC_URL,
+        corpus="speech_commands",
+        version=2,  # 2: each background recording feeds one split's silence
     )
 )

@@ -9,15 +9,75 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    register_dataset,
-    write_manifest,
-)
-from raysynth.testing.dummies import TOY_LABELS, make_toy_corpus, make_toy_noise
+import numpy as np
+import soundfile as sf
+
+from raysynth.datasets.manifest import ClipSource, PrepareReport, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
+
+TOY_LABELS = ["beep", "chirp", "noise burst", "click train"]
+
+
+def toy_clip(
+    label: str = "beep", seed: int = 0, sample_rate: int = 16000, seconds: float = 1.0
+) -> np.ndarray:
+    """A clip of one of the toy classes: easy to tell apart, different for every seed."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    if label == "beep":
+        wave = np.sin(2 * np.pi * rng.uniform(400, 900) * t)
+    elif label == "chirp":
+        f0, f1 = rng.uniform(300, 600), rng.uniform(2000, 4000)
+        wave = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * seconds)))
+    elif label == "noise burst":
+        wave = rng.standard_normal(t.size) * (t < rng.uniform(0.3, 0.7) * seconds)
+    elif label == "click train":
+        wave = np.zeros(t.size)
+        period = int(sample_rate / rng.uniform(5, 15))
+        wave[rng.integers(0, period) :: period] = 1.0
+    else:
+        raise ValueError(f"unknown toy label '{label}'; expected one of {TOY_LABELS}")
+    wave = wave + 0.01 * rng.standard_normal(t.size)
+    return (0.5 * wave / (np.abs(wave).max() + 1e-9)).astype(np.float32)
+
+
+def make_toy_corpus(target_dir: str | Path, clips_per_class: int = 16, sample_rate: int = 16000) -> Path:
+    """Write the TEST-ONLY toy corpus: ``<target_dir>/toy/<label>/<label>_<index>.wav``."""
+    corpus = Path(target_dir) / "toy"
+    for label_id, label in enumerate(TOY_LABELS):
+        folder = corpus / label.replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(clips_per_class):
+            path = folder / f"{label.replace(' ', '_')}_{index}.wav"
+            if not path.exists():
+                sf.write(
+                    path,
+                    toy_clip(label, seed=1000 * label_id + index, sample_rate=sample_rate),
+                    sample_rate,
+                )
+    return corpus
+
+
+TOY_NOISES = ["hum", "hiss", "crackle"]
+
+
+def make_toy_noise(target_dir: str | Path, seconds: float = 6.0, sample_rate: int = 16000) -> Path:
+    """Write TEST-ONLY noise recordings (mains hum, hiss, crackle): ``<target_dir>/toy_noise/<name>.wav``."""
+    folder = Path(target_dir) / "toy_noise"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    waves = {
+        "hum": np.sin(2 * np.pi * 50 * t) + 0.3 * np.sin(2 * np.pi * 150 * t),
+        "hiss": rng.standard_normal(t.size),
+        "crackle": (rng.random(t.size) < 0.01) * rng.standard_normal(t.size) * 3
+        + 0.05 * rng.standard_normal(t.size),
+    }
+    for name, wave in waves.items():
+        path = folder / f"{name}.wav"
+        if not path.exists():
+            sf.write(path, (0.3 * wave / np.abs(wave).max()).astype(np.float32), sample_rate)
+    return folder
 
 
 def download_toy(target_dir: str | Path) -> Path:
@@ -27,7 +87,7 @@ def download_toy(target_dir: str | Path) -> Path:
 
 
 def prepare_toy(corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000) -> PrepareReport:
-    """Write ``<output_dir>/toy/manifest.parquet`` from the toy corpus."""
+    """Write ``<output_dir>/manifest.parquet`` from the toy corpus."""
     sources = []
     for label_id, label in enumerate(TOY_LABELS):
         folder = Path(corpus_dir) / label.replace(" ", "_")
@@ -47,7 +107,7 @@ TOY = register_dataset(
         prepare=prepare_toy,
         prompt_template="{label} sound",
         layout="toy/<label>/<label>_<index>.wav",
-        url="(built in code by raysynth.testing.make_toy_corpus; test-only)",
+        url="(built in code by make_toy_corpus; test-only)",
         test_only=True,
     )
 )

@@ -17,16 +17,10 @@ import re
 from pathlib import Path
 
 from raysynth.audio import load_video_audio
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_and_extract,
-    group_split,
-    register_dataset,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract
+from raysynth.datasets.manifest import ClipSource, PrepareReport, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
+from raysynth.datasets.sampling import group_split
 
 UCF101_URL = "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar"
 LIST_URL = "https://www.crcv.ucf.edu/data/UCF101/UCF101TrainTestSplits-RecognitionTask.zip"
@@ -78,7 +72,7 @@ def prepare_ucf101(
     seed: int = 0,
     on_missing: str = "continue",
 ) -> PrepareReport:
-    """Write ``<output_dir>/ucf101/manifest.parquet`` for the 20-class subset and official list ``split_list``."""
+    """Write ``<output_dir>/manifest.parquet`` for the 20-class subset and official list ``split_list``."""
     if split_list not in (1, 2, 3):
         raise ValueError(f"split_list has to be 1, 2 or 3, but is {split_list}")
     corpus_dir = Path(corpus_dir)

@@ -15,17 +15,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from raysynth.datasets.base import (
-    ClipSource,
-    DatasetError,
-    DatasetRecipe,
-    PrepareReport,
-    download_and_extract,
-    locate,
-    register_dataset,
-    words,
-    write_manifest,
-)
+from raysynth.datasets.download import download_and_extract, locate
+from raysynth.datasets.manifest import ClipSource, PrepareReport, words, write_manifest
+from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_dataset
 
 US8K_URL = "https://zenodo.org/record/1203745/files/UrbanSound8K.tar.gz"
 LAYOUT = "UrbanSound8K/{audio/fold1..10/*.wav, metadata/UrbanSound8K.csv}"
@@ -40,7 +32,7 @@ def download_us8k(target_dir: str | Path, url: str = US8K_URL) -> Path:
 def prepare_us8k(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, on_missing: str = "fail"
 ) -> PrepareReport:
-    """Write ``<output_dir>/us8k/manifest.parquet`` (split = official fold "1" ... "10").
+    """Write ``<output_dir>/manifest.parquet`` (split = official fold "1" ... "10").
 
     A partial copy (some ``audio/fold*`` folders absent) prepares the folds that are there and
     notes the missing ones; their metadata rows are not counted as missing audio.

@@ -1,14 +1,19 @@
-"""Generation engine: plan, Ray Data execution, resumable Parquet shards."""
+"""Generation: the plan of clips (content-addressed by recipe) and the Ray Data engine that writes shards.
+
+This room knows no experiment spec: it receives plans, a folder and a generation config.
+"""
 
 from raysynth.generate.engine import GenerationSummary, existing_ids, run_generation, shard_files
-from raysynth.generate.plan import ClassInfo, clip_id, plan_clips, shard_dir
+from raysynth.generate.plan import ClassInfo, PlanError, clip_id, plan_clips, recipe_hash, shard_dir
 
 __all__ = [
     "ClassInfo",
     "GenerationSummary",
+    "PlanError",
     "clip_id",
     "existing_ids",
     "plan_clips",
+    "recipe_hash",
     "run_generation",
     "shard_dir",
     "shard_files",

@@ -20,10 +20,13 @@ import pyarrow as pa
 from raysynth import storage
 from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
+from raysynth.generate.plan import attempt_seed
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema
 from raysynth.storage import SHARD_GLOB, Location
 
 __all__ = ["SHARD_GLOB"]
+
+RECIPE_FILE = "recipe.json"
 
 
 @dataclass
@@ -153,16 +156,19 @@ class ShardWriter:
             )
 
     def guard(self, rows: list[dict], waves: list[np.ndarray]) -> tuple[list[dict], list[np.ndarray], int]:
-        """Regenerate NaN, silent or clipped clips with the next seeds; drop (and count) what stays bad."""
+        """Regenerate NaN, silent or clipped clips with the next seeds; drop (and count) what stays bad.
+
+        A regenerated clip keeps its planned id and seed; ``attempt`` records how many new seeds it
+        took (the audio is that of :func:`attempt_seed`).
+        """
         kept_rows, kept_waves, rejected = [], [], 0
         for row, wave in zip(rows, waves, strict=True):
             attempt = 0
             while (problem := clip_problem(wave)) is not None and attempt < self.config.max_regenerations:
                 attempt += 1
-                row = {**row, "seed": (row["seed"] + attempt * 7919) & 0x7FFFFFFF}
-                wave = self.generate_split_on_oom([row["prompt"]], [row["seed"]])[0]
+                wave = self.generate_split_on_oom([row["prompt"]], [attempt_seed(row["seed"], attempt)])[0]
             if problem is None:
-                kept_rows.append(row)
+                kept_rows.append({**row, "attempt": attempt})
                 kept_waves.append(wave)
             else:
                 rejected += 1
@@ -170,11 +176,16 @@ class ShardWriter:
 
     def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> str:
         records = []
+        clip_params = getattr(self.generator, "clip_params", None)
         for row, wave in zip(rows, waves, strict=True):
             wave = resample(wave, self.generator.sample_rate, self.sample_rate)
+            params = (
+                clip_params(row["prompt"], attempt_seed(row["seed"], row["attempt"])) if clip_params else {}
+            )
             records.append(
                 {
                     **row,
+                    "params": json.dumps(params, sort_keys=True),
                     "sample_rate": self.sample_rate,
                     "num_samples": int(wave.size),
                     "audio": {"bytes": encode_flac(wave, self.sample_rate), "path": f"{row['id']}.flac"},
@@ -187,31 +198,39 @@ class ShardWriter:
 
 
 def _actor_count(config: GenerationConfig) -> int:
+    """Actors: ``concurrency``; else one per GPU (``num_gpus`` each), or one per CPU for CPU backends."""
     import ray
 
     if config.concurrency is not None:
         return config.concurrency
+    resources = ray.cluster_resources()
     if config.num_gpus > 0:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
+        gpus = int(resources.get("GPU", 0))
         if gpus == 0:
             raise RuntimeError(
                 f"generation.num_gpus is {config.num_gpus} but the Ray cluster has no GPU; "
                 f"set generation.num_gpus: 0 to generate on CPU"
             )
         return max(1, int(gpus / config.num_gpus))
-    return 1
+    return max(1, int(resources.get("CPU", 1)))
 
 
 def run_generation(
-    plan: list[dict], out_dir: Location, config: GenerationConfig, sample_rate: int, spec_hash: str = ""
+    plan: list[dict],
+    out_dir: Location,
+    config: GenerationConfig,
+    sample_rate: int,
+    recipe: dict | None = None,
+    spec_hash: str = "",
 ) -> GenerationSummary:
     """Generate every clip of ``plan`` not yet in ``out_dir``, through Ray Data.
 
     Args:
         plan: rows from :func:`raysynth.generate.plan.plan_clips`.
-        out_dir: the shard folder, local or on an object store (``s3://bucket/prefix``).
+        out_dir: the shard folder of the plan's recipe, local or on an object store (``s3://bucket/prefix``).
         config: generation parameters (backend, batch size, GPUs per actor, ...).
         sample_rate: the dataset's rate; audio is resampled to it before encoding.
+        recipe: the recipe the plan's ids hash (recorded in ``recipe.json`` and in each shard's provenance).
         spec_hash: the experiment spec's hash, stored as provenance.
     """
     import ray
@@ -227,10 +246,13 @@ def run_generation(
         return summary
     provenance = {
         "packages": package_versions(),
+        "recipe": recipe or {},
         "generation": config.model_dump(mode="json"),
         "spec_hash": spec_hash,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if recipe is not None:
+        storage.write_text(storage.join(out_dir, RECIPE_FILE), json.dumps(recipe, indent=2, sort_keys=True))
     start = time.perf_counter()
     items = [{"chunk": json.dumps(chunk)} for chunk in chunks]
     dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(

@@ -1,16 +1,23 @@
 """The generation plan: one row per synthetic clip, with a content-addressed id.
 
-A clip's id is a hash of (generator, model id, strategy, label, index, seed), so the same plan
-always names the same clips, and a resumed run can tell which clips it already has.
+A clip's id hashes its **recipe** (the backend, the model and every setting that changes the
+audio, see :func:`raysynth.generators.generation_recipe`, plus the dataset's rate and clip
+length), its prompt text, label, split, index and seed. Two runs that differ in any of these
+never share a clip; two identical runs share all of them, so a resumed run can tell which clips it
+already has. A run's shards sit in a folder named by the recipe hash.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from raysynth.prompts import make_prompt
 from raysynth.storage import Location, join
+
+SPLITS = ("train", "valid")
 
 
 @dataclass(frozen=True)
@@ -20,35 +27,50 @@ class ClassInfo:
     label_text: str
 
 
-def clip_seed(base_seed: int, label: str, index: int) -> int:
-    """A per-clip seed derived from the run seed, the label and the clip index."""
-    digest = hashlib.sha256(f"{base_seed}|{label}|{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+class PlanError(ValueError):
+    """A generation plan that cannot be made (no labels, a negative count), with the value at fault."""
 
 
-def clip_id(generator: str, model_id: str, strategy: str, label: str, index: int, seed: int) -> str:
+def recipe_hash(recipe: dict[str, Any]) -> str:
+    """The short hash naming a recipe (stable across key order)."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def draw_seed(generation_seed: int, trial_seed: int, per_seed: bool = True) -> int:
+    """The seed a trial's synthetic clips are drawn under: its own per trial seed, or one shared draw."""
+    return generation_seed + trial_seed if per_seed else generation_seed
+
+
+def clip_seed(draw: int, label: str, index: int, split: str = "train") -> int:
+    """A per-clip seed derived from the draw seed, the label, the split and the clip index."""
+    key = f"{draw}|{label}|{index}" if split == "train" else f"{draw}|{label}|{split}|{index}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def attempt_seed(seed: int, attempt: int) -> int:
+    """The seed of the ``attempt``-th regeneration of a clip planned with ``seed`` (0: ``seed`` itself)."""
+    return (seed + attempt * 7919) & 0x7FFFFFFF
+
+
+def clip_id(recipe: str, prompt: str, label: str, split: str, index: int, seed: int) -> str:
     """The content address of a synthetic clip."""
-    key = f"{generator}|{model_id}|{strategy}|{label}|{index}|{seed}"
+    key = json.dumps([recipe, prompt, label, split, index, seed])
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def shard_dir(store: Location, dataset: str, generator: str, strategy: str) -> Location:
-    """``<store>/<dataset>/<generator>/<strategy>``, the folder of one run's shards (local or s3://)."""
-    return join(store, dataset, generator, strategy)
-
-
-class PlanError(ValueError):
-    """A generation plan that cannot be made (no labels, a negative count), with the value at fault."""
+def shard_dir(store: Location, dataset: str, generator: str, strategy: str, recipe: str) -> Location:
+    """``<store>/<dataset>/<generator>/<strategy>/<recipe>``: the shards of one recipe (local or s3://)."""
+    return join(store, dataset, generator, strategy, recipe)
 
 
 def plan_clips(
     dataset: str,
     classes: list[ClassInfo],
-    generator: str,
-    model_id: str,
+    recipe: dict[str, Any],
     strategy: str,
-    clips_per_class: int | dict[str, int],
-    seed: int,
+    counts: int | dict[str, int],
+    draw: int,
+    split: str = "train",
     template: str | None = None,
     descriptions: dict[str, list[str]] | None = None,
     llm_k: int = 3,
@@ -58,11 +80,11 @@ def plan_clips(
     Args:
         dataset: dataset name recorded in each row.
         classes: the labels to generate.
-        generator: backend name.
-        model_id: the model's id, part of the content address.
+        recipe: the generation recipe (its hash is part of every id).
         strategy: prompt strategy.
-        clips_per_class: how many clips per class, one number or a number per label.
-        seed: run seed; each clip gets its own seed derived from it.
+        counts: clips per class, one number or a number per label.
+        draw: the draw seed; each clip gets its own seed derived from it.
+        split: ``train``, or ``valid`` for zero-shot validation clips (their own seeds).
         template: label-guided prompt template.
         descriptions: per label text, the LLM descriptions (strategy ``llm``).
         llm_k: descriptions sampled into each ``llm`` prompt.
@@ -71,31 +93,35 @@ def plan_clips(
         raise PlanError(
             f"cannot plan generation for '{dataset}': the label list is empty (expected at least one)"
         )
-    counts = (
-        {info.label: clips_per_class for info in classes}
-        if isinstance(clips_per_class, int)
-        else clips_per_class
-    )
+    if split not in SPLITS:
+        raise PlanError(f"split has to be one of {SPLITS}, but is {split!r}")
+    per_class = {info.label: counts for info in classes} if isinstance(counts, int) else counts
+    hashed = recipe_hash(recipe)
     rows = []
     for info in classes:
-        count = counts.get(info.label, 0)
+        count = per_class.get(info.label, 0)
         if count < 0:
             raise PlanError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
         label_descriptions = (descriptions or {}).get(info.label_text)
         for index in range(count):
-            seed_k = clip_seed(seed, info.label, index)
-            prompt = make_prompt(strategy, info.label_text, template, label_descriptions, seed_k, llm_k)
+            seed = clip_seed(draw, info.label, index, split)
+            prompt = make_prompt(strategy, info.label_text, template, label_descriptions, seed, llm_k)
             rows.append(
                 {
-                    "id": clip_id(generator, model_id, strategy, info.label, index, seed_k),
+                    "id": clip_id(hashed, prompt, info.label, split, index, seed),
                     "dataset": dataset,
                     "label": info.label,
                     "label_id": info.label_id,
-                    "generator": generator,
-                    "model_id": model_id,
+                    "generator": recipe["generator"],
+                    "model_id": recipe["model_id"],
                     "strategy": strategy,
+                    "recipe": hashed,
+                    "split": split,
+                    "draw_seed": draw,
                     "prompt": prompt,
-                    "seed": seed_k,
+                    "seed": seed,
+                    "attempt": 0,
+                    "params": "{}",
                     "index": index,
                 }
             )

@@ -4,26 +4,24 @@
 from raysynth.generators import audiogen, audioldm2, musicgen, stable_audio  # noqa: F401
 from raysynth.generators.base import (
     BACKENDS,
-    DEFAULT_MODEL_IDS,
-    GENERATORS,
     Generator,
     GeneratorError,
     build_generator,
     check_generation,
     check_generator_name,
     effective_config,
+    generation_recipe,
     resolve_model_id,
 )
 
 __all__ = [
     "BACKENDS",
-    "check_generation",
-    "effective_config",
-    "DEFAULT_MODEL_IDS",
-    "GENERATORS",
     "Generator",
     "GeneratorError",
     "build_generator",
+    "check_generation",
     "check_generator_name",
+    "effective_config",
+    "generation_recipe",
     "resolve_model_id",
 ]

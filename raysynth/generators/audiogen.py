@@ -205,5 +205,5 @@ register_generator(
     tiny_model_id=TINY_MODEL_ID,
     max_duration_s=10.0,
     batch_size=32,
-    guidance=3.0,
+    settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
 )(AudioGenGenerator.from_config)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from raysynth.audio import fix_length
-from raysynth.generators.base import hub_error, register_generator, torch_dtype
-from raysynth.generators.tiny_parts import eval_components, tiny_roberta_tokenizer, tiny_t5_tokenizer
+from raysynth.generators.base import eval_components, hub_error, register_generator, torch_dtype
+from raysynth.generators.tiny_tokenizers import tiny_roberta_tokenizer, tiny_t5_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import AudioLDM2Pipeline
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 DEFAULT_MODEL_ID = "cvssp/audioldm2"
 TINY_MODEL_ID = "raysynth/tiny-audioldm2"
 ENCODED_CACHE_SIZE = 512
-FAMILY = ("cvssp/audioldm2", "cvssp/audioldm2-large", "cvssp/audioldm2-music")
 
 
 def build_tiny_audioldm2(seed: int = 0) -> AudioLDM2Pipeline:
@@ -248,8 +247,6 @@ register_generator(
     tiny_model_id=TINY_MODEL_ID,
     max_duration_s=30.0,
     batch_size=8,
-    guidance=3.5,
-    steps=25,
+    settings={"dtype": "fp32", "guidance": 3.5, "steps": 25, "scheduler": "dpm", "negative_prompt": None},
     schedulers=("dpm", "ddim"),
-    family=FAMILY,
 )(AudioLDM2Generator.from_config)

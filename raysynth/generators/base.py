@@ -1,11 +1,12 @@
-"""The Generator protocol, the registry every backend module fills, and the checks run before any GPU."""
+"""The Generator protocol, the registry every backend module fills, and the checks run before any model loads."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -47,10 +48,12 @@ class Backend:
         tiny_model_id: the id recorded for the tiny random-weight model.
         max_duration_s: the longest clip the model makes (from its training or its positions).
         batch_size: clips per call when the spec gives none (fits a 24 GiB GPU in fp16).
-        guidance: the classifier-free guidance used when the spec gives none.
-        steps: diffusion steps when the spec gives none (``None``: not a diffusion model).
-        schedulers: the ``generation.scheduler`` values it accepts.
-        family: other model ids of the same family, listed in errors.
+        settings: the ``generation`` keys the backend reads, with their defaults (``None``: no
+            default). A key it does not read is refused when a spec sets it, and every key it
+            reads is part of the recipe that names its clips.
+        schedulers: the ``generation.scheduler`` values it accepts (first: the default).
+        num_gpus: GPUs per actor when the spec gives none (0: a CPU backend, one actor per CPU).
+        speech: a text-to-speech backend: its prompt is the words to say, not a sound description.
     """
 
     factory: GeneratorFactory
@@ -58,28 +61,22 @@ class Backend:
     tiny_model_id: str
     max_duration_s: float
     batch_size: int
-    guidance: float
-    steps: int | None = None
-    schedulers: tuple[str, ...] = ("sampling",)
-    family: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    schedulers: tuple[str, ...] = ()
+    num_gpus: float = 1.0
+    speech: bool = False
 
 
 BACKENDS: dict[str, Backend] = {}
-# Kept for callers that only need the factories or ids.
-GENERATORS: dict[str, GeneratorFactory] = {}
-DEFAULT_MODEL_IDS: dict[str, str] = {}
-TINY_MODEL_IDS: dict[str, str] = {}
+# Settings every backend reads: they always name the clips.
+ACTOR_KEYS = ("model_id", "tiny", "batch_size", "num_gpus", "concurrency", "runtime_env")
 
 
 def register_generator(name: str, **info) -> Callable[[GeneratorFactory], GeneratorFactory]:
     """Register ``from_config`` of a backend under ``name``, with its :class:`Backend` facts."""
 
     def decorator(factory: GeneratorFactory) -> GeneratorFactory:
-        backend = Backend(factory=factory, **info)
-        BACKENDS[name] = backend
-        GENERATORS[name] = factory
-        DEFAULT_MODEL_IDS[name] = backend.default_model_id
-        TINY_MODEL_IDS[name] = backend.tiny_model_id
+        BACKENDS[name] = Backend(factory=factory, **info)
         return factory
 
     return decorator
@@ -104,14 +101,33 @@ def resolve_model_id(config: GenerationConfig) -> str:
 def effective_config(config: GenerationConfig) -> GenerationConfig:
     """``config`` with every backend-dependent default (``None``) filled in from the backend."""
     backend = check_generator_name(config.generator)
-    return config.model_copy(
-        update={
-            "batch_size": config.batch_size or backend.batch_size,
-            "guidance": backend.guidance if config.guidance is None else config.guidance,
-            "steps": config.steps or backend.steps,
-            "scheduler": config.scheduler or backend.schedulers[0],
-        }
-    )
+    update: dict[str, Any] = {
+        key: default for key, default in backend.settings.items() if getattr(config, key) is None
+    }
+    if config.batch_size is None:
+        update["batch_size"] = backend.batch_size
+    if config.num_gpus is None:
+        update["num_gpus"] = backend.num_gpus
+    return config.model_copy(update=update)
+
+
+def generation_recipe(config: GenerationConfig) -> dict[str, Any]:
+    """Everything in ``config`` that changes a clip's audio: the backend, its model and its settings.
+
+    Batch size, GPUs and retries are left out (a clip is the same whichever batch or actor makes
+    it); the tiny models' weight seed is kept in (their weights are drawn from it).
+    """
+    config = effective_config(config)
+    backend = BACKENDS[config.generator]
+    recipe: dict[str, Any] = {
+        "generator": config.generator,
+        "model_id": resolve_model_id(config),
+        "duration_s": config.duration_s,
+        **{key: getattr(config, key) for key in sorted(backend.settings)},
+    }
+    if config.tiny:
+        recipe["tiny_weights_seed"] = config.seed
+    return json.loads(json.dumps(recipe))  # tuples as lists: the same recipe whatever its origin
 
 
 def _looks_like_path(model_id: str) -> bool:
@@ -128,6 +144,13 @@ def check_generation(config: GenerationConfig) -> GenerationConfig:
         GeneratorError: naming the value and what was expected.
     """
     backend = check_generator_name(config.generator)
+    ignored = sorted(config.given() - set(backend.settings) - set(ACTOR_KEYS))
+    if ignored:
+        raise GeneratorError(
+            f"generation sets {', '.join(ignored)}, which {config.generator} does not read "
+            f"(it reads {', '.join(sorted(backend.settings)) or 'no settings'}); set it under "
+            f"generation.per_generator.<backend> for the backend that reads it, or remove it"
+        )
     if not 0 < config.duration_s <= backend.max_duration_s:
         raise GeneratorError(
             f"generation.duration_s has to be in (0, {backend.max_duration_s}] for {config.generator}, "
@@ -137,11 +160,6 @@ def check_generation(config: GenerationConfig) -> GenerationConfig:
         raise GeneratorError(
             f"generation.scheduler has to be one of {list(backend.schedulers)} for {config.generator}, "
             f"but is '{config.scheduler}'"
-        )
-    if config.steps is not None and backend.steps is None:
-        raise GeneratorError(
-            f"generation.steps is for diffusion backends; {config.generator} is a language model "
-            f"(leave steps unset)"
         )
     if not config.tiny and config.model_id and _looks_like_path(config.model_id):
         if not Path(config.model_id).expanduser().is_dir():
@@ -174,3 +192,14 @@ def build_generator(config: GenerationConfig) -> Generator:
     """Load the generator named in ``config`` (call once per actor)."""
     config = check_generation(config)
     return BACKENDS[config.generator].factory(config)
+
+
+def eval_components(pipeline):
+    """Inference mode for every module of a diffusers pipeline built in code (they start in training
+    mode, with dropout on); ``from_pretrained`` does this itself. Returns the pipeline."""
+    import torch
+
+    for component in pipeline.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
+    return pipeline

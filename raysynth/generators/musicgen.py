@@ -20,7 +20,7 @@ import torch
 
 from raysynth.audio import fix_length
 from raysynth.generators.base import hub_error, register_generator, torch_dtype
-from raysynth.generators.tiny_parts import tiny_t5_tokenizer
+from raysynth.generators.tiny_tokenizers import tiny_t5_tokenizer
 
 if TYPE_CHECKING:
     from transformers import MusicgenForConditionalGeneration, PreTrainedTokenizerBase
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_ID = "facebook/musicgen-small"
 TINY_MODEL_ID = "raysynth/tiny-musicgen"
-FAMILY = ("facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicgen-large")
 
 
 def build_tiny_musicgen(seed: int = 0) -> tuple[MusicgenForConditionalGeneration, PreTrainedTokenizerBase]:
@@ -177,6 +176,5 @@ register_generator(
     tiny_model_id=TINY_MODEL_ID,
     max_duration_s=30.0,
     batch_size=16,
-    guidance=3.0,
-    family=FAMILY,
+    settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
 )(MusicGenGenerator.from_config)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from raysynth.audio import fix_length
-from raysynth.generators.base import hub_error, register_generator, torch_dtype
-from raysynth.generators.tiny_parts import eval_components, tiny_t5_tokenizer
+from raysynth.generators.base import eval_components, hub_error, register_generator, torch_dtype
+from raysynth.generators.tiny_tokenizers import tiny_t5_tokenizer
 
 if TYPE_CHECKING:
     from diffusers import StableAudioPipeline
@@ -147,7 +147,6 @@ register_generator(
     tiny_model_id=TINY_MODEL_ID,
     max_duration_s=47.0,
     batch_size=4,
-    guidance=7.0,
-    steps=50,
+    settings={"dtype": "fp32", "guidance": 7.0, "steps": 50, "scheduler": "dpm", "negative_prompt": None},
     schedulers=("dpm",),
 )(StableAudioGenerator.from_config)

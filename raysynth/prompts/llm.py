@@ -57,14 +57,6 @@ class DescriptionSet:
         raw = json.loads(Path(path).read_text())
         return cls(raw["descriptions"], raw.get("provenance", {}))
 
-    def for_label(self, label_text: str) -> list[str]:
-        if label_text not in self.descriptions:
-            raise DescriptionError(
-                f"no descriptions for label '{label_text}'; the file has {len(self.descriptions)} labels "
-                f"({', '.join(sorted(self.descriptions)[:5])}, ...)"
-            )
-        return self.descriptions[label_text]
-
 
 def shipped_descriptions(dataset: str) -> Path:
     """The description file shipped with the package for a built-in dataset."""

@@ -16,6 +16,7 @@ DEFAULT_METRIC = "selected_test_acc"
 AXES = (
     "dataset",
     "generator",
+    "variant",
     "backbone",
     "real_fraction",
     "synth_multiplier",
@@ -23,8 +24,15 @@ AXES = (
     "seed",
     "fold",
     "noise_source",
+    "train_snr_db",
 )
-AXIS_DEFAULTS = {"strategy": "label", "fold": None, "noise_source": "none"}
+AXIS_DEFAULTS = {
+    "strategy": "label",
+    "fold": None,
+    "noise_source": "none",
+    "variant": None,
+    "train_snr_db": None,
+}
 INPUTS_FILE = "raysynth_inputs.json"
 
 
@@ -37,6 +45,8 @@ def _read_trial(trial_dir: Path) -> dict | None:
     if not params_file.is_file():
         return None
     config = json.loads(params_file.read_text())
+    config = {**{k: v for k, v in config.items() if k != "cell"}, **(config.get("cell") or {})}
+    config = {k: json.dumps(v) if isinstance(v, list) else v for k, v in config.items()}  # hashable
     rows = []
     if result_file.is_file():
         for line in result_file.read_text().splitlines():

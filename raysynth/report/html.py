@@ -31,11 +31,12 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
     real = pds.dataset(inputs["manifest"]).to_table(columns=["label", "split", "audio"]).to_pandas()
     real = real[real["split"] != "test"]
     synthetic = []
-    for folder in inputs.get("shards", {}).values():
-        files = storage.list_files(folder)
+    for source in inputs.get("synthetic", []):
+        files = storage.list_files(source["folder"])
         if files:
             table = storage.dataset(files).to_table(
-                columns=["label", "generator", "strategy", "prompt", "index", "audio"]
+                columns=["label", "generator", "strategy", "prompt", "index", "audio"],
+                filter=(pds.field("recipe") == source["recipe"]) & (pds.field("split") == "train"),
             )
             synthetic.append(table.to_pandas())
     synth = pd.concat(synthetic) if synthetic else pd.DataFrame(columns=["label"])

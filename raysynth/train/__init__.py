@@ -1,5 +1,15 @@
 """Training and evaluation of audio classifiers on real, synthetic or mixed data."""
 
-from raysynth.train.loop import NaNLossError, TrialContext, build_mixture, run_trial
+from raysynth.train.context import SyntheticSource, TrialContext
+from raysynth.train.loop import NaNLossError, run_trial
+from raysynth.train.mixture import LeakageError, Mixture, build_mixture
 
-__all__ = ["NaNLossError", "TrialContext", "build_mixture", "run_trial"]
+__all__ = [
+    "LeakageError",
+    "Mixture",
+    "NaNLossError",
+    "SyntheticSource",
+    "TrialContext",
+    "build_mixture",
+    "run_trial",
+]

@@ -5,7 +5,6 @@ Trials read manifests and shards with Arrow on the worker; no audio passes throu
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ import pyarrow.dataset as pds
 
 from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
-from raysynth.datasets import read_manifest, stratified_subset
-from raysynth.datasets.base import split_roles
-from raysynth.datasets.sampling import require_classes
+from raysynth.datasets import read_manifest
+from raysynth.datasets.sampling import require_classes, split_roles, stratified_subset
 from raysynth.storage import SHARD_GLOB, Location
 
 
@@ -104,8 +102,17 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     )
 
 
-def load_synthetic(shards: Location, model_id: str, counts: dict[str, int]) -> pa.Table:
-    """The first ``counts[label]`` clips (by index) of each class from the shards of ``model_id``.
+def load_synthetic(
+    shards: Location, recipe: str, draw: int, counts: dict[str, int], split: str = "train"
+) -> pa.Table:
+    """The first ``counts[label]`` clips (by index) of each class, of one recipe, draw and split.
+
+    Args:
+        shards: the recipe's shard folder (local or s3://).
+        recipe: the recipe hash (clips of any other recipe are never read).
+        draw: the draw seed of the trial.
+        counts: clips per label.
+        split: ``train``, or ``valid`` (zero-shot validation clips, generated on top).
 
     Raises:
         FileNotFoundError: a class has fewer clips on disk than asked for.
@@ -113,7 +120,10 @@ def load_synthetic(shards: Location, model_id: str, counts: dict[str, int]) -> p
     files = storage.list_files(shards, SHARD_GLOB)
     if not files:
         raise FileNotFoundError(f"no synthetic shards in {shards}; run the generation stage first")
-    table = storage.dataset(files).to_table(filter=pds.field("model_id") == model_id)
+    wanted = (
+        (pds.field("recipe") == recipe) & (pds.field("draw_seed") == draw) & (pds.field("split") == split)
+    )
+    table = storage.dataset(files).to_table(filter=wanted)
     labels = table.column("label").to_pylist()
     index = table.column("index").to_pylist()
     keep = [i < counts.get(label, 0) for label, i in zip(labels, index, strict=True)]
@@ -124,19 +134,7 @@ def load_synthetic(shards: Location, model_id: str, counts: dict[str, int]) -> p
     short = {label: (have.get(label, 0), n) for label, n in counts.items() if have.get(label, 0) < n}
     if short:
         detail = ", ".join(f"'{k}' {h}/{n}" for k, (h, n) in sorted(short.items()))
-        raise FileNotFoundError(f"{shards} (model {model_id}) lacks synthetic clips: {detail}")
+        raise FileNotFoundError(
+            f"{shards} (recipe {recipe}, draw {draw}, {split}) lacks synthetic clips: {detail}"
+        )
     return table
-
-
-def hold_back(table: pa.Table, fraction: float = 0.1) -> tuple[pa.Table, pa.Table]:
-    """Split synthetic clips per class: the last ``fraction`` (by index, at least one) for validation."""
-    labels = table.column("label").to_pylist()
-    totals = Counter(labels)
-    seen: Counter[str] = Counter()
-    is_valid = []
-    for label in labels:
-        n_valid = max(1, math.ceil(fraction * totals[label])) if totals[label] > 1 else 0
-        is_valid.append(seen[label] >= totals[label] - n_valid)
-        seen[label] += 1
-    mask = pa.array(is_valid, type=pa.bool_())
-    return table.filter(pa.compute.invert(mask)), table.filter(mask)

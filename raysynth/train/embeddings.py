@@ -55,6 +55,17 @@ def cached_ids(out_dir: Path) -> set[str]:
     return ids
 
 
+def missing_embeddings(manifest: Path, shard_dirs: list, out_dir: Path) -> int:
+    """How many clips of ``manifest`` and ``shard_dirs`` have no cached embedding in ``out_dir``."""
+    done = cached_ids(out_dir)
+    ids = set(pq.read_table(manifest, columns=["id"]).column("id").to_pylist())
+    for shard_dir in shard_dirs:
+        files = storage.list_files(shard_dir)
+        if files:
+            ids |= set(storage.dataset(files).to_table(columns=["id"]).column("id").to_pylist())
+    return len(ids - done)
+
+
 def load_embeddings(out_dir: Path, wanted: dict) -> dict:
     """For each key of ``wanted`` (a list of ids), the embeddings in that order, as a tensor."""
     files = sorted(Path(out_dir).glob(PART_GLOB))
@@ -97,8 +108,7 @@ class Embedder:
         return self.model.embed(inputs).float().cpu().numpy()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        from raysynth.train.loop import noisy_seed
-        from raysynth.train.noise import noisy_copy
+        from raysynth.train.noise import noisy_copy, noisy_seed
 
         ids = list(batch["id"])
         waves = np.stack([fix_length(decode_flac(a["bytes"])[0], self.num_samples) for a in batch["audio"]])

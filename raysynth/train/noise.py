@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,9 @@ import torchaudio.functional as AF
 
 from raysynth.audio import decode_flac
 from raysynth.datasets import read_manifest
+
+if TYPE_CHECKING:
+    from raysynth.train.context import TrialContext
 
 SILENCE_RMS = 1e-6
 
@@ -88,19 +92,16 @@ class NoiseBank:
         return cls(_decode_all(table, sample_rate), f"{manifest} [{split}]")
 
     @classmethod
-    def from_shards(cls, shard_dir: str | Path, model_id: str, sample_rate: int) -> NoiseBank:
-        """Synthetic noise clips of ``model_id`` from generated shards (a folder or an s3:// prefix)."""
+    def from_shards(cls, folder: str | Path, recipe: str, draw: int, sample_rate: int) -> NoiseBank:
+        """Synthetic noise clips of one recipe and draw from generated shards (a folder or an s3:// prefix)."""
         from raysynth import storage
 
-        files = storage.list_files(shard_dir)
+        files = storage.list_files(folder)
         if not files:
-            raise FileNotFoundError(
-                f"no synthetic noise shards in {shard_dir}; run the generation stage first"
-            )
-        table = storage.dataset(files).to_table(
-            columns=["audio", "sample_rate"], filter=pds.field("model_id") == model_id
-        )
-        return cls(_decode_all(table, sample_rate), str(shard_dir))
+            raise FileNotFoundError(f"no synthetic noise shards in {folder}; run the generation stage first")
+        wanted = (pds.field("recipe") == recipe) & (pds.field("draw_seed") == draw)
+        table = storage.dataset(files).to_table(columns=["audio", "sample_rate"], filter=wanted)
+        return cls(_decode_all(table, sample_rate), f"{folder} (recipe {recipe}, draw {draw})")
 
 
 def _decode_all(table: pa.Table, sample_rate: int) -> list[np.ndarray]:
@@ -127,3 +128,39 @@ def noisy_copy(waves: np.ndarray, bank: NoiseBank, snr_db: float, seed: int, ids
 
 def _id_key(clip_id: str) -> int:
     return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:4], "little")
+
+
+def training_noise(config: dict[str, Any], context: TrialContext) -> NoiseBank | None:
+    """The noise bank for the trial's ``noise_source``: none, the real training recordings, or generated clips."""
+    source = str(config.get("noise_source", "none"))
+    if source == "none":
+        return None
+    if source == "real":
+        if context.noise_manifest is None:
+            raise ValueError(
+                "noise_source 'real' needs a prepared noise manifest (noise.directory in the spec)"
+            )
+        return NoiseBank.from_manifest(Path(context.noise_manifest), "train", context.sample_rate)
+    if source == "synthetic":
+        shards = context.noise_source(config)
+        return NoiseBank.from_shards(shards.folder, shards.recipe, context.draw(config), context.sample_rate)
+    raise ValueError(f"noise_source has to be none, real or synthetic, but is {source!r}")
+
+
+def training_snr(config: dict[str, Any], context: TrialContext) -> tuple[float, float]:
+    """The trial's training SNR range: its ``train_snr_db`` axis value, or ``noise.train_snr_db``."""
+    value = config.get("train_snr_db")
+    return (float(value[0]), float(value[1])) if value is not None else context.noise.train_snr_db
+
+
+def noisy_seed(snr: float) -> int:
+    """The seed of the noisy test set at ``snr``: the same for every trial and for the embedding cache."""
+    return int(round(snr * 10)) + 1_000_003
+
+
+def noisy_test_sets(waves: np.ndarray, ids: list[str], context: TrialContext) -> dict[float, np.ndarray]:
+    """The test clips mixed with held-out real noise at each test SNR: the same for every trial."""
+    if context.noise_manifest is None:
+        return {}
+    bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
+    return {snr: noisy_copy(waves, bank, snr, noisy_seed(snr), ids) for snr in context.noise.test_snrs}

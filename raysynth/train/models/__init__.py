@@ -22,10 +22,9 @@ from raysynth.train.models.pretrained import (
     PretrainedClassifier,
     build_ast,
     build_clap,
-    build_ssast,
     build_whisper,
-    map_ssast_state_dict,
 )
+from raysynth.train.models.ssast import build_ssast, map_ssast_state_dict
 
 
 class CNNClassifier(nn.Module):

@@ -9,17 +9,6 @@ from __future__ import annotations
 import string
 
 
-def eval_components(pipeline):
-    """Inference mode for every module of a diffusers pipeline built in code (they start in training
-    mode, with dropout on); ``from_pretrained`` does this itself. Returns the pipeline."""
-    import torch
-
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
-    return pipeline
-
-
 def tiny_roberta_tokenizer(max_length: int = 77):
     """A byte-level BPE tokenizer with no merges (one token per byte): CLAP's tokenizer type."""
     from tokenizers.pre_tokenizers import ByteLevel

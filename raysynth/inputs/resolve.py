@@ -1,0 +1,267 @@
+"""The spec, resolved once into plain values: where every input is, and what makes it.
+
+:func:`resolve` reads the spec and nothing else does: the stages, the trials and the sweep receive
+the :class:`Resolved` experiment (paths, recipes, counts, seeds). Every check that needs no data
+(an unknown dataset or generator, settings a backend ignores, a prompt template a backend cannot
+say) fails here, before Ray starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raysynth.config import ExperimentSpec, GenerationConfig, NoiseConfig, ResourcesConfig, TrainConfig
+from raysynth.datasets import DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
+from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
+from raysynth.generators import BACKENDS, GeneratorError, check_generation, generation_recipe
+from raysynth.inputs.cells import trial_cells
+from raysynth.schemas import file_id
+from raysynth.storage import Location
+
+NOISE_TEMPLATE = "{label} noise"
+# Words that make a template a description of a sound rather than words to say.
+_SOUND_WORDS = re.compile(r"\b(sound|sounds|noise|music|audio|recording|clip)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """One recipe's synthetic clips: for a (generator, strategy, variant), or generated noise.
+
+    Attributes:
+        config: the effective generation config of the generator and variant.
+        recipe: what changes the audio (:func:`raysynth.generators.generation_recipe`, plus the
+            dataset's rate and clip length) and how the prompts are made (strategy, template, the
+            description file's content); its hash names the clips and their folder.
+        folder: the recipe's shard folder.
+        template: the label-guided prompt template (for tts: the words to say).
+        descriptions: the LLM description file (strategy ``llm``).
+        train_multiplier: clips per class = this x the class's real training clips (the largest
+            multiplier of the grid); 0 for noise.
+        per_class: a fixed count per class instead (generated noise: clips per training recording).
+        draws: the draw seeds to generate (one per trial seed, or one shared).
+        valid_per_class: zero-shot validation clips per class, generated on top (0: none).
+        noise: plan from the noise manifest's training recordings instead of the dataset's classes.
+    """
+
+    generator: str
+    strategy: str
+    variant: str | None
+    config: GenerationConfig
+    recipe: dict[str, Any]
+    folder: Location
+    template: str | None
+    descriptions: Path | None
+    llm_k: int
+    train_multiplier: float
+    per_class: int
+    draws: tuple[int, ...]
+    valid_per_class: int
+    noise: bool = False
+
+    @property
+    def recipe_hash(self) -> str:
+        return recipe_hash(self.recipe)
+
+    def describe(self) -> str:
+        what = "noise" if self.noise else f"{self.strategy}"
+        variant = f", variant {self.variant}" if self.variant else ""
+        return f"{self.generator} {what}{variant} (recipe {self.recipe_hash})"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An experiment in plain values."""
+
+    name: str
+    spec_hash: str
+    spec: dict[str, Any]  # the spec as JSON, recorded with the results
+    work_dir: Path
+    store: Location
+    sample_rate: int
+    clip_seconds: float
+    manifest: ManifestPlan
+    noise_manifest: ManifestPlan | None
+    train: TrainConfig
+    noise: NoiseConfig
+    resources: ResourcesConfig
+    generation: tuple[GenerationJob, ...] = ()
+    synthetic_noise: tuple[GenerationJob, ...] = ()
+    cells: tuple[dict[str, Any], ...] = ()
+    generation_seed: int = 0
+    draw_per_seed: bool = True
+    linear_probe: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> str:
+        return self.manifest.recipe.name
+
+
+def resolve(
+    spec: ExperimentSpec, data_root: Path | None, work_dir: Path, store: Location | None = None
+) -> Resolved:
+    """Resolve ``spec`` into plain values; raises the project's input errors, before any work starts."""
+    store = store if store is not None else Path(work_dir) / "synthetic"
+    recipe = get_recipe(spec.dataset.name)
+    manifest = plan_manifest(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
+    noise_manifest = _noise_manifest(spec, manifest, work_dir)
+    cells = trial_cells(spec)
+    _check_generators(spec)
+    jobs = _synthetic_jobs(spec, recipe, store, cells)
+    noise_jobs = _noise_jobs(spec, noise_manifest, store, cells) if noise_manifest else ()
+    return Resolved(
+        name=spec.name, spec_hash=spec.spec_hash(), spec=spec.model_dump(mode="json"), work_dir=Path(work_dir),
+        store=store, sample_rate=spec.dataset.sample_rate, clip_seconds=spec.dataset.clip_seconds,
+        manifest=manifest, noise_manifest=noise_manifest, train=spec.train, noise=spec.noise,
+        resources=spec.resources, generation=jobs, synthetic_noise=noise_jobs, cells=tuple(cells),
+        generation_seed=spec.generation.seed, draw_per_seed=spec.generation.draw_per_seed,
+        linear_probe=spec.train.mode == "linear_probe",
+    )  # fmt: skip
+
+
+class InputError(ValueError):
+    """A spec whose inputs cannot be made as asked (a noise folder that does not exist, a template a
+    backend cannot say), with the key and the reason."""
+
+
+def _noise_manifest(spec: ExperimentSpec, manifest: ManifestPlan, work_dir: Path) -> ManifestPlan | None:
+    if spec.noise.directory is None:
+        return None
+    directory = Path(spec.noise.directory).expanduser()
+    if not directory.is_absolute():
+        if manifest.data_root is None:
+            raise InputError(
+                f"noise.directory '{directory}' is relative, but there is no data root to resolve it against"
+            )
+        directory = manifest.data_root / directory
+    if not directory.is_dir() and not manifest.recipe.test_only:
+        raise InputError(f"noise.directory {directory} does not exist")
+    return plan_manifest(
+        f"noise:{directory}", None, work_dir, spec.dataset.sample_rate,
+        test_files=spec.noise.test_files, segment_seconds=spec.noise.segment_seconds,
+    )  # fmt: skip
+
+
+def _check_generators(spec: ExperimentSpec) -> None:
+    """Every generator the spec names is registered and its settings are valid (per variant)."""
+    for name in spec.generation.per_generator:
+        if name not in spec.generators():
+            raise GeneratorError(
+                f"generation.per_generator has '{name}', which is not a generator of this spec "
+                f"({', '.join(spec.generators())})"
+            )
+    where = "grid.generator" if spec.grid.generator else "generation.generator"
+    for name in spec.generators():
+        for variant in spec.variants():
+            try:
+                check_generation(spec.generation.for_generator(name, variant))
+            except GeneratorError as error:
+                at = f"{where} {name}" + (f", generation.variants.{variant}" if variant else "")
+                raise GeneratorError(f"{at}: {error}") from None
+
+
+def _prompt_template(
+    spec: ExperimentSpec, recipe: DatasetRecipe, generator: str, strategy: str
+) -> str | None:
+    if not BACKENDS[generator].speech:
+        return spec.generation.prompt_template or recipe.prompt_template
+    if strategy != "label":
+        raise InputError(
+            f"strategy '{strategy}' prompts describe sounds, but {generator} says words: use grid.strategy label"
+        )
+    template = spec.generation.prompt_template or recipe.speech_template
+    if template is None:
+        raise InputError(
+            f"{generator} says words, but dataset {recipe.name} has no spoken-word template; set "
+            f"generation.prompt_template to the words to say, such as '{{label}}'"
+        )
+    if _SOUND_WORDS.search(template):
+        raise InputError(
+            f"generation.prompt_template '{template}' describes a sound; {generator} would say those words "
+            f"aloud. Give the words to say, such as '{{label}}'"
+        )
+    return template
+
+
+def _draws(spec: ExperimentSpec) -> tuple[int, ...]:
+    seeds = sorted(
+        {draw_seed(spec.generation.seed, s, spec.generation.draw_per_seed) for s in spec.grid.seed}
+    )
+    return tuple(seeds)
+
+
+def _job(
+    spec, generator, strategy, variant, store, dataset, template, descriptions, **fields
+) -> GenerationJob:
+    config = check_generation(spec.generation.for_generator(generator, variant))
+    recipe = {
+        **generation_recipe(config),
+        "sample_rate": spec.dataset.sample_rate,
+        "clip_seconds": spec.dataset.clip_seconds,
+        # How the prompts are made: clips of another template or description file never mix in.
+        "strategy": strategy,
+        "prompt_template": template,
+        **({"descriptions": file_id(descriptions), "llm_k": spec.generation.llm_k} if descriptions else {}),
+    }
+    folder = shard_dir(store, dataset, generator, strategy, recipe_hash(recipe))
+    return GenerationJob(
+        generator=generator, strategy=strategy, variant=variant, config=config, recipe=recipe, folder=folder,
+        template=template, descriptions=descriptions, llm_k=spec.generation.llm_k, draws=_draws(spec), **fields,
+    )  # fmt: skip
+
+
+def _synthetic_jobs(
+    spec: ExperimentSpec, recipe: DatasetRecipe, store: Location, cells
+) -> tuple[GenerationJob, ...]:
+    used = sorted(
+        {(c["generator"], c["strategy"], c["variant"]) for c in cells if c["synth_multiplier"] > 0},
+        key=lambda k: tuple(str(v) for v in k),
+    )
+    if not used:
+        return ()
+    multiplier = max(c["synth_multiplier"] for c in cells)
+    zero_shot = any(c["real_fraction"] == 0 and c["synth_multiplier"] > 0 for c in cells)
+    jobs = []
+    for generator, strategy, variant in used:
+        descriptions = None
+        if strategy == "llm":
+            from raysynth.prompts.llm import shipped_descriptions
+
+            descriptions = Path(spec.generation.descriptions or shipped_descriptions(spec.dataset.name))
+            if not descriptions.is_file():
+                from raysynth.prompts.llm import DescriptionError
+
+                raise DescriptionError(
+                    f"description file {descriptions} does not exist; make one with `python jobs/describe.py`"
+                )
+        jobs.append(
+            _job(spec, generator, strategy, variant, store, recipe.name,
+                 _prompt_template(spec, recipe, generator, strategy), descriptions=descriptions,
+                 train_multiplier=multiplier, per_class=0,
+                 valid_per_class=spec.train.synthetic_valid_per_class if zero_shot else 0)
+        )  # fmt: skip
+    return tuple(jobs)
+
+
+def _noise_jobs(
+    spec: ExperimentSpec, noise: ManifestPlan, store: Location, cells
+) -> tuple[GenerationJob, ...]:
+    used = sorted(
+        {(c["generator"], c["variant"]) for c in cells if c["noise_source"] == "synthetic"}, key=str
+    )
+    jobs = []
+    for generator, variant in used:
+        if BACKENDS[generator].speech:
+            raise InputError(
+                f"noise_source synthetic generates noise from the recordings' names; {generator} says words, "
+                f"it cannot make noise: use a sound generator for it"
+            )
+        jobs.append(
+            _job(spec, generator, "label", variant, store, noise.recipe.name, NOISE_TEMPLATE, descriptions=None,
+                 train_multiplier=0, per_class=spec.noise.synthetic_clips_per_recording, valid_per_class=0,
+                 noise=True)
+        )  # fmt: skip
+    return tuple(jobs)

@@ -1,0 +1,144 @@
+"""One ``check_*``/``ensure_*`` pair per input stage: the manifest, the noise manifest, the synthetic
+shards, the generated noise and the embedding cache.
+
+``check_*`` reads what is on disk and lists what is missing (``--no-generate`` stops there);
+``ensure_*`` builds what is missing. The stages run in that order: each needs the ones before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from raysynth.datasets import PrepareReport
+from raysynth.datasets.prepare import prepare_planned
+from raysynth.generate import GenerationSummary, existing_ids, run_generation
+from raysynth.inputs.resolve import GenerationJob, Resolved
+from raysynth.inputs.synthetic import plan_job
+
+
+class MissingInputs(RuntimeError):
+    """``--no-generate`` was given but the experiment needs data that is not there."""
+
+
+@dataclass
+class Inputs:
+    """What the stages made or found."""
+
+    reports: list[PrepareReport] = field(default_factory=list)
+    generation: list[GenerationSummary] = field(default_factory=list)
+    embeddings: Path | None = None
+
+
+def check_manifest(r: Resolved) -> list[str]:
+    if r.manifest.path.is_file():
+        return []
+    return [
+        f"manifest {r.manifest.path} (run `python jobs/prepare.py {r.dataset}`, or the sweep without --no-generate)"
+    ]
+
+
+def ensure_manifest(r: Resolved) -> PrepareReport:
+    return prepare_planned(r.manifest)
+
+
+def check_noise_manifest(r: Resolved) -> list[str]:
+    if r.noise_manifest is None or r.noise_manifest.path.is_file():
+        return []
+    return [f"noise manifest {r.noise_manifest.path} (from {r.noise_manifest.corpus_dir})"]
+
+
+def ensure_noise_manifest(r: Resolved) -> PrepareReport | None:
+    return prepare_planned(r.noise_manifest) if r.noise_manifest is not None else None
+
+
+def _missing(jobs: tuple[GenerationJob, ...], manifest: Path) -> list[str]:
+    if not manifest.is_file():
+        return [f"{len(jobs)} generation job(s): their manifest {manifest} is missing"] if jobs else []
+    missing = []
+    for job in jobs:
+        done = existing_ids(job.folder)
+        count = sum(row["id"] not in done for row in plan_job(job, manifest))
+        if count:
+            missing.append(f"{count} clips of {job.describe()} in {job.folder}")
+    return missing
+
+
+def _generate(r: Resolved, jobs: tuple[GenerationJob, ...], manifest: Path) -> list[GenerationSummary]:
+    return [
+        run_generation(
+            plan_job(job, manifest), job.folder, job.config, r.sample_rate, job.recipe, r.spec_hash
+        )
+        for job in jobs
+    ]
+
+
+def check_synthetic(r: Resolved) -> list[str]:
+    return _missing(r.generation, r.manifest.path)
+
+
+def ensure_synthetic(r: Resolved) -> list[GenerationSummary]:
+    return _generate(r, r.generation, r.manifest.path)
+
+
+def check_synthetic_noise(r: Resolved) -> list[str]:
+    return _missing(r.synthetic_noise, r.noise_manifest.path) if r.noise_manifest else []
+
+
+def ensure_synthetic_noise(r: Resolved) -> list[GenerationSummary]:
+    return _generate(r, r.synthetic_noise, r.noise_manifest.path) if r.noise_manifest else []
+
+
+def embeddings_dir(r: Resolved) -> Path:
+    from raysynth.train.embeddings import cache_dir
+
+    noise = f"{r.noise_manifest.path}|{r.noise.test_snrs}" if r.noise_manifest else ""
+    return cache_dir(r.work_dir, r.dataset, r.train, r.clip_seconds, noise)
+
+
+def check_embeddings(r: Resolved) -> list[str]:
+    if not r.linear_probe:
+        return []
+    from raysynth.train.embeddings import missing_embeddings
+
+    count = missing_embeddings(r.manifest.path, [job.folder for job in r.generation], embeddings_dir(r))
+    return [f"{count} embeddings in {embeddings_dir(r)}"] if count else []
+
+
+def ensure_embeddings(r: Resolved) -> Path | None:
+    """The linear-probe embedding cache of the experiment's backbone, filled by a Ray Data job."""
+    if not r.linear_probe:
+        return None
+    from raysynth.train.embeddings import run_embedding_cache
+
+    out = embeddings_dir(r)
+    run_embedding_cache(
+        r.manifest.path, [job.folder for job in r.generation], out, r.train, r.sample_rate, r.clip_seconds,
+        r.noise, r.noise_manifest.path if r.noise_manifest else None,
+        num_gpus=1.0 if r.resources.gpus_per_trial > 0 else 0.0,
+    )  # fmt: skip
+    return out
+
+
+def check(r: Resolved) -> list[str]:
+    """Everything the experiment needs that is not on disk."""
+    return [
+        *check_manifest(r), *check_noise_manifest(r), *check_synthetic(r), *check_synthetic_noise(r),
+        *(check_embeddings(r) if r.manifest.path.is_file() else []),
+    ]  # fmt: skip
+
+
+def ensure(r: Resolved, generate: bool = True) -> Inputs:
+    """Build every missing input, in stage order; with ``generate=False`` only check and list what is missing."""
+    if not generate:
+        missing = check(r)
+        if missing:
+            raise MissingInputs("--no-generate, but the experiment needs:\n  - " + "\n  - ".join(missing))
+        return Inputs(embeddings=embeddings_dir(r) if r.linear_probe else None)
+    inputs = Inputs(reports=[ensure_manifest(r)])
+    noise_report = ensure_noise_manifest(r)
+    if noise_report is not None:
+        inputs.reports.append(noise_report)
+    inputs.generation = ensure_synthetic(r) + ensure_synthetic_noise(r)
+    inputs.embeddings = ensure_embeddings(r)
+    return inputs

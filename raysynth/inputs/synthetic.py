@@ -1,0 +1,73 @@
+"""The plan of a generation job: its clips, from the classes and counts of the prepared manifest."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+from raysynth.datasets import read_manifest
+from raysynth.datasets.sampling import STANDARD_SPLITS, split_roles
+from raysynth.generate.plan import ClassInfo, plan_clips
+from raysynth.inputs.resolve import GenerationJob
+
+
+def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
+    """The classes of a manifest (by label id) and each class's clip count in the training part.
+
+    For manifests split into folds, the count is the largest over the folds' training parts, so
+    the shards serve every fold.
+    """
+    table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
+    classes = {row["label"]: ClassInfo(row["label"], row["label_id"], row["label_text"]) for row in table}
+    splits = {row["split"] for row in table}
+    folds = [None] if splits <= STANDARD_SPLITS else sorted(splits)
+    train_counts: Counter[str] = Counter()
+    for fold in folds:
+        train_splits, _, _ = split_roles(splits, fold)
+        counts = Counter(row["label"] for row in table if row["split"] in train_splits)
+        train_counts = train_counts | counts
+    return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)
+
+
+def noise_classes(noise_manifest: Path) -> list[ClassInfo]:
+    """The training recordings of a noise manifest, as classes (their names prompt generated noise)."""
+    rows = read_manifest(noise_manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
+    found = {
+        r["label"]: ClassInfo(r["label"], r["label_id"], r["label_text"])
+        for r in rows
+        if r["split"] == "train"
+    }
+    return sorted(found.values(), key=lambda c: c.label_id)
+
+
+def load_descriptions(path: Path) -> dict[str, list[str]]:
+    from raysynth.prompts.llm import DescriptionSet
+
+    return DescriptionSet.load(path).descriptions
+
+
+def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
+    """Every clip ``job`` makes: for each draw, the training clips, then the validation clips."""
+    if job.noise:
+        classes, counts = noise_classes(manifest), None
+    else:
+        classes, train_counts = manifest_classes(manifest)
+        counts = {label: math.ceil(job.train_multiplier * n) for label, n in train_counts.items()}
+    descriptions = None
+    if job.descriptions is not None:
+        from raysynth.prompts.llm import DescriptionError
+
+        descriptions = load_descriptions(job.descriptions)
+        missing = [c.label_text for c in classes if c.label_text not in descriptions]
+        if missing:
+            raise DescriptionError(f"{job.descriptions} has no entry for label(s) {missing[:5]}")
+    dataset = read_manifest(manifest, columns=["dataset"]).column("dataset")[0].as_py()
+    rows: list[dict] = []
+    for draw in job.draws:
+        common = dict(dataset=dataset, classes=classes, recipe=job.recipe, strategy=job.strategy, draw=draw,
+                      template=job.template, descriptions=descriptions, llm_k=job.llm_k)  # fmt: skip
+        rows += plan_clips(counts=counts if counts is not None else job.per_class, **common)
+        if job.valid_per_class:
+            rows += plan_clips(counts=job.valid_per_class, split="valid", **common)
+    return rows

@@ -1,0 +1,80 @@
+"""The contract between the sweep and a trial: what every trial of an experiment shares.
+
+The inputs room resolves the spec into these plain values once; a trial's own axis values come in
+its config (``real_fraction``, ``synth_multiplier``, ``strategy``, ``generator``, ``variant``,
+``seed``, ``fold``, ``noise_source``, ``train_snr_db``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from raysynth.config import NoiseConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class SyntheticSource:
+    """The shards of one generation recipe, and the axis values that select them."""
+
+    folder: str  # a folder or an s3:// prefix
+    recipe: str  # the recipe hash every clip of the folder carries
+    generator: str
+    strategy: str
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Paths and settings shared by every trial (the axes come in the trial config).
+
+    Attributes:
+        manifest: the real manifest.
+        sample_rate, clip_seconds: the rate and length every clip is brought to.
+        train: training settings.
+        noise: noise augmentation and noisy evaluation settings.
+        synthetic: the synthetic shards, one per (generator, strategy, variant).
+        noise_manifest: real noise, split train/test by recording (``None``: no noise).
+        synthetic_noise: generated noise shards, one per (generator, variant); strategy ``label``.
+        embeddings: cached embeddings for ``linear_probe``.
+        generation_seed: the seed synthetic clips are drawn from.
+        draw_per_seed: whether each trial seed draws its own synthetic clips.
+    """
+
+    manifest: str
+    sample_rate: int
+    clip_seconds: float
+    train: TrainConfig
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    synthetic: tuple[SyntheticSource, ...] = ()
+    noise_manifest: str | None = None
+    synthetic_noise: tuple[SyntheticSource, ...] = ()
+    embeddings: str | None = None
+    generation_seed: int = 0
+    draw_per_seed: bool = True
+
+    def draw(self, config: dict[str, Any]) -> int:
+        """The draw seed of the trial's synthetic clips."""
+        from raysynth.generate.plan import draw_seed
+
+        return draw_seed(self.generation_seed, int(config["seed"]), self.draw_per_seed)
+
+    def synthetic_source(self, config: dict[str, Any]) -> SyntheticSource:
+        """The trial's synthetic shards: its generator, strategy and variant (where the grid has them)."""
+        return _pick(self.synthetic, config, ("generator", "strategy", "variant"), "synthetic shards")
+
+    def noise_source(self, config: dict[str, Any]) -> SyntheticSource:
+        """The trial's generated noise: its generator and variant."""
+        return _pick(self.synthetic_noise, config, ("generator", "variant"), "synthetic noise shards")
+
+
+def _pick(sources: tuple[SyntheticSource, ...], config: dict[str, Any], keys: tuple[str, ...], what: str):
+    """The one source whose values match the config's (a key the config leaves unset matches any)."""
+    matches = [s for s in sources if all(config.get(k) in (None, getattr(s, k)) for k in keys)]
+    if len(matches) != 1:
+        wanted = {k: config.get(k) for k in keys}
+        have = [{k: getattr(s, k) for k in keys} for s in sources]
+        raise ValueError(
+            f"{what}: {len(matches)} match {wanted}, expected exactly one; the experiment has {have}"
+        )
+    return matches[0]

@@ -1,0 +1,115 @@
+"""A trial's data: the real subset plus synthetic clips, checked for leakage down to the source file.
+
+``real_fraction`` of each class's real training clips (stratified, seeded, nested) plus
+``synth_multiplier`` x (the class's clips in the full training split) synthetic clips. In
+zero-shot trials (``real_fraction == 0``) validation is synthetic: clips generated on top of the
+training ones, never real data.
+
+Before a trial trains, :func:`check_disjoint` asserts that no recording reaches two roles it must
+not: a test clip's source is never in training or validation, and a held-out test-noise
+recording is never in any training or validation input (clips, silence crops, the noise bank).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from raysynth.datasets import read_manifest
+from raysynth.train.context import TrialContext
+from raysynth.train.data import ClipSet, decode_rows, load_real, load_synthetic
+
+
+class LeakageError(RuntimeError):
+    """A recording that reaches two roles it must not (test and training), named with its clips."""
+
+
+@dataclass
+class Mixture:
+    train: ClipSet
+    valid: ClipSet
+    test: ClipSet
+    class_names: list[str]
+    num_real: int
+    num_synthetic: int
+    excluded: int = 0  # real training/validation clips cut from a held-out test-noise recording
+
+
+def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
+    """The source ids of a noise manifest's training and test recordings."""
+    if noise_manifest is None:
+        return {"train": set(), "test": set()}
+    table = read_manifest(Path(noise_manifest), columns=["split", "source_id"]).to_pydict()
+    out: dict[str, set[str]] = {"train": set(), "test": set()}
+    for split, source in zip(table["split"], table["source_id"], strict=True):
+        out.setdefault(split, set()).add(source)
+    return out
+
+
+def _without(table: pa.Table, sources: set[str]) -> tuple[pa.Table, int]:
+    if not sources or table.num_rows == 0:
+        return table, 0
+    keep = pc.invert(pc.is_in(table.column("source_id"), value_set=pa.array(sorted(sources))))
+    kept = table.filter(keep)
+    return kept, table.num_rows - kept.num_rows
+
+
+def check_disjoint(roles: dict[str, set[str]]) -> None:
+    """Raise :class:`LeakageError` if a test source (clip or noise) is in a training or validation input.
+
+    Args:
+        roles: source ids per role: ``train``, ``valid``, ``test``, ``train_noise``, ``test_noise``.
+    """
+    held_out = {"test": roles.get("test", set()), "test_noise": roles.get("test_noise", set())}
+    seen_in_training = {k: roles.get(k, set()) for k in ("train", "valid", "train_noise")}
+    for held, held_ids in held_out.items():
+        for role, ids in seen_in_training.items():
+            if held == "test" and role == "train_noise":
+                continue  # speech and noise come from different corpora
+            overlap = held_ids & ids
+            if overlap:
+                raise LeakageError(
+                    f"{len(overlap)} recording(s) of the {held} data are also in {role} "
+                    f"(source ids {sorted(overlap)[:5]}); test data must be disjoint from training "
+                    f"data down to the source file"
+                )
+
+
+def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
+    """The trial's train, validation and test clips (see the module docstring)."""
+    real_fraction, multiplier = float(config["real_fraction"]), float(config["synth_multiplier"])
+    if real_fraction == 0 and multiplier == 0:
+        raise ValueError("real_fraction 0 and synth_multiplier 0 leave nothing to train on")
+    num_samples = int(round(context.sample_rate * context.clip_seconds))
+    real = load_real(Path(context.manifest), real_fraction, int(config["seed"]), config.get("fold"))
+    noise = noise_sources(context.noise_manifest)
+    train, excluded_train = _without(real.train, noise["test"])
+    valid, excluded_valid = _without(real.valid, noise["test"])
+    uses_noise = config.get("noise_source", "none") == "real"
+    check_disjoint({
+        "train": set(train.column("source_id").to_pylist()),
+        "valid": set(valid.column("source_id").to_pylist()),
+        "test": set(real.test.column("source_id").to_pylist()),
+        "train_noise": noise["train"] if uses_noise else set(),
+        "test_noise": noise["test"],
+    })  # fmt: skip
+    decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
+    parts, valid_clips, num_synth = [decode(train)], decode(valid), 0
+    if multiplier > 0:
+        source, draw = context.synthetic_source(config), context.draw(config)
+        counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
+        synth = load_synthetic(source.folder, source.recipe, draw, counts)
+        num_synth = synth.num_rows
+        parts.append(decode(synth))
+        if real_fraction == 0:
+            per_class = {label: context.train.synthetic_valid_per_class for label in real.train_counts}
+            valid_clips = decode(load_synthetic(source.folder, source.recipe, draw, per_class, split="valid"))
+    return Mixture(
+        ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
+        excluded_train + excluded_valid,
+    )  # fmt: skip

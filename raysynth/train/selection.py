@@ -1,0 +1,87 @@
+"""Evaluation every epoch, and selection of the epoch on validation (never on test).
+
+Both training modes (fine-tune and linear probe) predict the validation set, the test set and the
+noisy test sets each epoch and hand the predictions to :class:`Selection`, which keeps the test
+metrics of the epoch with the best validation accuracy so far (``selected_*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from raysynth.train.metrics import classification_metrics
+from raysynth.train.mixture import Mixture
+
+Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
+
+
+class NaNLossError(RuntimeError):
+    """Training diverged; the trial stops with this reason and the sweep goes on."""
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, features: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """The predicted class of every row of ``features`` (the model in eval mode)."""
+    model.eval()
+    logits = [model(features[i : i + batch_size]) for i in range(0, len(features), batch_size)]
+    return torch.cat(logits).argmax(dim=1).numpy()
+
+
+def snr_key(snr: float) -> str:
+    return f"test_acc@{snr:g}dB"
+
+
+@dataclass
+class Selection:
+    """The selected epoch so far: the first with the best validation accuracy.
+
+    Attributes:
+        best_valid: its validation accuracy (-1 before the first epoch).
+        selected: its ``selected_*`` metrics.
+    """
+
+    best_valid: float = -1.0
+    selected: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, epoch: int, train_loss: float, predictions: dict[Any, np.ndarray], mixture: Mixture,
+             elapsed_s: float) -> dict[str, Any]:  # fmt: skip
+        """Score one epoch's predictions (keys ``valid``, ``test`` and each test SNR) and return its metrics."""
+        num_classes = len(mixture.class_names)
+        valid = classification_metrics(mixture.valid.labels, predictions["valid"], num_classes)
+        test = classification_metrics(mixture.test.labels, predictions["test"], num_classes)
+        noisy = {
+            snr_key(snr): classification_metrics(mixture.test.labels, p, num_classes)["acc"]
+            for snr, p in predictions.items()
+            if not isinstance(snr, str)
+        }
+        if valid["acc"] > self.best_valid:
+            self.best_valid = valid["acc"]
+            self.selected = {
+                "selected_epoch": epoch,
+                "selected_valid_acc": valid["acc"],
+                "selected_test_acc": test["acc"],
+                "selected_test_macro_f1": test["macro_f1"],
+                **{f"selected_{key}": value for key, value in noisy.items()},
+                "selected_test_precision": dict(zip(mixture.class_names, test["precision"], strict=True)),
+                "selected_test_recall": dict(zip(mixture.class_names, test["recall"], strict=True)),
+                "selected_test_confusion": test["confusion"],
+            }
+        return {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "valid_acc": valid["acc"],
+            "test_acc": test["acc"],
+            "test_macro_f1": test["macro_f1"],
+            **noisy,
+            "num_real": mixture.num_real,
+            "num_synthetic": mixture.num_synthetic,
+            "excluded_test_noise_clips": mixture.excluded,
+            "elapsed_s": elapsed_s,
+            **self.selected,
+        }
