@@ -23,7 +23,13 @@ import time
 
 import torch
 
-from raysynth.generators.audiogen import AudioGenGenerator, build_random_audiogen, set_autocast
+from raysynth.generators.audiogen import (
+    AudioGenGenerator,
+    audiogen_config,
+    audiogen_medium_config,
+    build_audiogen_from_config,
+    set_autocast,
+)
 from raysynth.generators.audioldm2 import AudioLDM2Generator, set_scheduler
 
 PROMPTS = ["dog bark sound", "rain on a tin roof", "church bell sound", "a car engine starting"]
@@ -143,8 +149,8 @@ def main() -> None:
     print(
         "AudioGen (medium scale: dim 1536, 48 layers, 24 heads)" if args.size == "real" else "AudioGen (tiny)"
     )
-    dims = dict(dim=1536, num_heads=24, num_layers=48, card=2048) if args.size == "real" else {}
-    model = build_random_audiogen(device=device, full_codec=args.size == "real", **dims)
+    cfg = audiogen_medium_config() if args.size == "real" else audiogen_config()
+    model = build_audiogen_from_config(cfg, device=device, name="bench")
     print(f"  LM: {sum(p.numel() for p in model.lm.parameters()) / 1e6:.0f} M parameters")
     generator = AudioGenGenerator(model, top_k=250, guidance=3.0)
     for name in ("fp32", args.half):

@@ -10,10 +10,21 @@ fig_*.{png,pdf} and report.html (self-contained: tables, figures and an audio ga
 from __future__ import annotations
 
 import argparse
+import html
 from pathlib import Path
 
 from raysynth.cli import run_main
-from raysynth.report import DEFAULT_METRIC, load, local_copy, pivot, to_latex, to_markdown
+from raysynth.report import (
+    DEFAULT_METRIC,
+    experiment_notes,
+    experiment_record,
+    load,
+    local_copy,
+    pivot,
+    status_line,
+    to_latex,
+    to_markdown,
+)
 
 
 def main() -> int:
@@ -39,8 +50,9 @@ def main() -> int:
     local = Path(args.out or "reports")
     experiment_dirs = [local_copy(d, local) for d in args.experiment_dirs]
     df = load(*experiment_dirs)
+    notes = [status_line(df), *experiment_notes(df, experiment_record(experiment_dirs[0]))]
     stats = pivot(df, args.rows, args.cols, args.metric)
-    markdown = to_markdown(stats, args.rows, args.cols)
+    markdown = to_markdown(stats, args.rows, args.cols) + "\n" + "".join(f"\nnote: {n}" for n in notes)
     print(markdown)
     out = Path(args.out or experiment_dirs[0])
     out.mkdir(parents=True, exist_ok=True)
@@ -50,14 +62,15 @@ def main() -> int:
     (out / f"table_{args.metric}.tex").write_text(
         to_latex(stats, args.rows, args.cols, f"{args.metric}.") + "\n"
     )
-    figures, skipped = all_figures(df, out, args.metric)
+    figures, skipped = all_figures(df[df["status"] == "completed"], out, args.metric)
     print(f"\nwrote {out}/trials.csv, table_{args.metric}.{{csv,md,tex}} and {len(figures)} figure(s)")
     for reason in skipped:
         print(f"  skipped {reason}")
     if not args.no_html:
         table_html = stats.to_html(index=False, float_format=lambda v: f"{v:.3f}")
         page = write_html(out / "report.html", f"raysynth: {', '.join(d.name for d in experiment_dirs)}",
-                          {f"{args.metric} by {', '.join(args.rows + args.cols)}": table_html}, figures,
+                          {f"{args.metric} by {', '.join(args.rows + args.cols)}": table_html
+                           + "".join(f"<p>note: {html.escape(n)}</p>" for n in notes)}, figures,
                           audio_gallery(experiment_dirs[0]))  # fmt: skip
         print(f"  {page}")
     return 0

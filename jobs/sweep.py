@@ -44,7 +44,7 @@ def main() -> int:
         parser.error("give --config SPEC or --smoke-test")
 
     from raysynth.inputs import ensure, resolve, trial_context, varying_axes
-    from raysynth.report import ReportError, load, pivot, to_markdown
+    from raysynth.report import ReportError, load, pivot, status_counts, status_line, to_markdown
     from raysynth.sweep import run_sweep
 
     spec = load_spec(args.config or smoke_spec())
@@ -58,17 +58,17 @@ def main() -> int:
     for summary in inputs.generation:
         print(summary)
     result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
-    print(
-        f"\n{result.num_trials} trial(s), {result.num_errors} failed, {result.seconds:.0f}s -> {result.experiment_dir}"
-    )
+    trials = load(result.experiment_dir)
+    print(f"\n{status_line(trials)}; {result.seconds:.0f}s -> {result.experiment_dir}")
     varying = [axis for axis in varying_axes(list(resolved.cells)) if axis != "seed"]
     rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
     try:
-        print(to_markdown(pivot(load(result.experiment_dir), rows, cols), rows, cols))
+        print(to_markdown(pivot(trials, rows, cols), rows, cols))
     except ReportError as error:  # e.g. every trial failed: there is nothing to tabulate
         print(f"no results table: {error}")
     print(f"\nfull report: uv run python jobs/report.py {result.experiment_dir}")
-    return 1 if result.num_errors else 0
+    counts = status_counts(trials)
+    return 1 if counts["errored"] or counts["unfinished"] or counts["not run"] else 0
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def test_smoke_sweep_then_report(smoke):
 
     code, out = smoke["first"]
     assert code == 0, out
-    assert "4 trial(s), 0 failed" in out
+    assert "4 trial(s): 4 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
     assert "| real_fraction=0.5 |" in out and "synth_multiplier=1.0" in out
     assert smoke["shards"], "the generation stage wrote no shard"
 
@@ -152,7 +152,11 @@ def test_smoke_sweep_then_report(smoke):
     # reused the shards.
     code, out = smoke["second"]
     assert code == 0, out[-3000:]
-    assert "succeeded" in out and "4 trial(s), 0 failed" in out and "wrote 0 in 0 shard(s)" in out
+    assert (
+        "succeeded" in out
+        and "4 trial(s): 4 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
+        and "wrote 0 in 0 shard(s)" in out
+    )
     assert "-> s3://raysynth/results/again" in out
     assert not (smoke["work"] / "ray_results" / "again").exists()
     assert smoke["shards_after"] == smoke["shards"]

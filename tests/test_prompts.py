@@ -170,21 +170,21 @@ def test_describe_retries_then_succeeds_and_caches(tmp_path, script):
         result = describe_labels(
             ["fan"], server.url, "tiny-model", n=2, cache=cache, timeout=1.0, max_retries=3
         )
+        asked = len(server.requests)
+        # The same endpoint again, still up: the cache answers, the server is not asked.
+        describe_labels(["fan"], server.url, "tiny-model", n=2, cache=cache, timeout=1.0)
+        assert len(server.requests) == asked, "served from the cache"
+        # A new label is asked for, and only it.
+        describe_labels(["fan", "tap"], server.url, "tiny-model", n=2, cache=cache, timeout=1.0)
+        assert len(server.requests) == asked + 1 and "tap" in server.requests[-1]["messages"][0]["content"]
     finally:
         server.close()
     assert result.descriptions == {"fan": ["low hum", "steady drone"]}
     saved = DescriptionSet.load(cache)
-    assert saved.descriptions == result.descriptions
+    assert saved.descriptions == {**result.descriptions, "tap": ["x", "y"]}
     assert saved.provenance["endpoint"] == server.url and saved.provenance["model"] == "tiny-model"
     assert "{label}" in saved.provenance["prompt_template"] and saved.provenance["date"]
-    assert "fan" in server.requests[-1]["messages"][0]["content"]
-
-    again = ChatServer([])
-    try:
-        describe_labels(["fan"], server.url, "tiny-model", n=2, cache=cache)
-    finally:
-        again.close()
-    assert again.requests == []  # served from the cache
+    assert "fan" in server.requests[0]["messages"][0]["content"]
 
 
 def test_endpoint_that_keeps_failing_is_reported(tmp_path):

@@ -66,7 +66,7 @@ def test_killed_driver_then_resume(tmp_path):
         [*command, "--resume"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "2 trial(s), 0 failed" in resumed.stdout
+    assert "2 trial(s): 2 completed, 0 stopped" in resumed.stdout
     after = trial_epochs(experiment)
     assert len(after) == 2 and all(epochs[-1] == 4 for epochs in after.values())
     for trial, text in before.items():

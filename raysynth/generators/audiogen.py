@@ -9,6 +9,7 @@ weights, offline, for tests and ``--smoke-test``.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,83 +27,103 @@ DEFAULT_MODEL_ID = "facebook/audiogen-medium"
 TINY_MODEL_ID = "raysynth/tiny-audiogen"
 
 
-def build_tiny_audiogen(seed: int = 0, device: str = "cpu") -> AudioGen:
-    """AudioGen made of audiocraft's own modules at toy size, random weights, no download.
-
-    Like audiocraft's ``'debug'`` model, but with the ``noop`` tokenizer (the ``whitespace``
-    one needs a spaCy model download).
-    """
-    return build_random_audiogen(seed=seed, device=device)
-
-
-def build_random_audiogen(
-    dim: int = 16,
-    num_heads: int = 4,
-    num_layers: int = 2,
-    card: int = 400,
-    full_codec: bool = False,
-    seed: int = 0,
-    device: str = "cpu",
-) -> AudioGen:
-    """An AudioGen of audiocraft's own modules with random weights, at any size (for tests and benchmarks).
+def audiogen_config(dim: int = 16, num_heads: int = 4, num_layers: int = 2, card: int = 400, **lm) -> dict:
+    """An audiocraft training config (``xp.cfg``) for an AudioGen: what ``AudioGen.get_pretrained``
+    reads from a checkpoint to build its modules. The defaults are a toy size: audiocraft's debug
+    codec (16 kHz, 25 Hz, 4 codebooks of 400) and a 2-layer, 16-wide language model.
 
     Args:
         dim, num_heads, num_layers, card: the language model (AudioGen-medium: 1536, 24, 48, 2048).
-        full_codec: a 16 kHz EnCodec at 50 Hz of the released size (SEANet with 64 filters, ratios
-            8-5-4-2, 128 dimensions, 4 codebooks of ``card``) instead of audiocraft's debug codec
-            (25 Hz, 400 bins, so ``card`` must be 400).
+        lm: further ``transformer_lm`` settings (``memory_efficient``, ``norm_first``, ``bias_*``...).
+    """
+    return {
+        "compression_model": "encodec",
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": 16000, "channels": 1,
+                    "causal": False, "renormalize": False},
+        "seanet": {"n_filters": 4, "n_residual_layers": 1, "dimension": 32, "ratios": [10, 8, 8],
+                   "encoder": {}, "decoder": {}},
+        "rvq": {"n_q": 4, "bins": 400},
+        "lm_model": "transformer_lm",
+        "transformer_lm": {"n_q": 4, "card": card, "dim": dim, "num_heads": num_heads, "num_layers": num_layers,
+                           "custom": True, "cross_attention": True, "causal": True, **lm},
+        "codebooks_pattern": {"modeling": "delay", "delay": {"delays": [0, 1, 2, 3]}},
+        "attribute_dropout": {},
+        "classifier_free_guidance": {"training_dropout": 0.0, "inference_coef": 3.0},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1, "sum": [], "prepend": [],
+                  "cross": ["description"], "input_interpolate": []},
+        # The noop tokenizer: the whitespace one of audiocraft's 'debug' model needs a spaCy download.
+        "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 128, "dim": dim, "tokenizer": "noop"}}},
+        "dataset": {"segment_duration": 10},
+        "device": "cpu",
+        "dtype": "float32",
+    }  # fmt: skip
+
+
+def audiogen_medium_config() -> dict:
+    """The configuration of AudioGen-medium, for random-weight models of the released size.
+
+    The language model follows audiocraft's ``config/model/lm/audiogen_lm.yaml`` with the medium
+    ``model_scale`` (these files ship in audiocraft's source distribution, not in the installed
+    package, so the values are recorded here): dim 1536, 24 heads, 48 layers, 4 codebooks of 2048
+    in the delay pattern [0, 1, 2, 3], ``memory_efficient: true``, ``bias_proj/bias_ff/bias_attn:
+    false``, ``norm_first: true``, ``attention_as_float32: false``. The codec is a 16 kHz EnCodec
+    at 50 Hz of the released size (SEANet with 64 filters, ratios 8-5-4-2, 128 dimensions, 2 LSTM
+    layers). Its codebooks start random (``kmeans_init: false``): k-means at build time costs
+    about a minute on two cores and times the same.
+    """
+    cfg = audiogen_config(
+        dim=1536, num_heads=24, num_layers=48, card=2048, memory_efficient=True, bias_proj=False, bias_ff=False,
+        bias_attn=False, norm_first=True, attention_as_float32=False,
+    )  # fmt: skip
+    cfg["seanet"] = {"n_filters": 64, "n_residual_layers": 1, "dimension": 128, "ratios": [8, 5, 4, 2], "lstm": 2,
+                     "encoder": {}, "decoder": {}}  # fmt: skip
+    cfg["rvq"] = {"n_q": 4, "bins": 2048, "kmeans_init": False}
+    return cfg
+
+
+def build_audiogen_from_config(
+    cfg: dict, seed: int = 0, device: str = "cpu", name: str = TINY_MODEL_ID
+) -> AudioGen:
+    """An AudioGen built by audiocraft's own builders from ``cfg``, random weights (seeded).
+
+    The same builders make the model when ``AudioGen.get_pretrained`` loads a checkpoint, so a
+    model built here, saved with :func:`export_audiogen`, loads back through the real path.
     """
     from audiocraft.models import AudioGen
-    from audiocraft.models.builders import get_debug_compression_model
-    from audiocraft.models.encodec import EncodecModel
-    from audiocraft.models.lm import LMModel
-    from audiocraft.modules import SEANetDecoder, SEANetEncoder
-    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
-    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider, LUTConditioner
-    from audiocraft.quantization import ResidualVectorQuantizer
+    from audiocraft.models.builders import get_compression_model, get_lm_model
+    from omegaconf import OmegaConf
 
+    config = OmegaConf.create({**cfg, "device": device})
     torch.manual_seed(seed)
-    if full_codec:
-        seanet = {
-            "n_filters": 64,
-            "n_residual_layers": 1,
-            "dimension": 128,
-            "ratios": [8, 5, 4, 2],
-            "lstm": 2,
-        }
-        quantizer = ResidualVectorQuantizer(dimension=128, bins=card, n_q=4)
-        quantizer(torch.randn(8, 128, 64), 50)  # initialise the codebooks
-        compression = (
-            EncodecModel(
-                SEANetEncoder(**seanet),
-                SEANetDecoder(**seanet),
-                quantizer,
-                frame_rate=50,
-                sample_rate=16000,
-                channels=1,
-            )
-            .to(device)
-            .eval()
-        )
-    else:
-        compression = get_debug_compression_model(device, sample_rate=16000)
-    conditioner = LUTConditioner(n_bins=128, dim=dim, output_dim=dim, tokenizer="noop")
-    fuser = ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []})
-    lm = LMModel(
-        DelayedPatternProvider(n_q=4),
-        ConditioningProvider({"description": conditioner}),
-        fuser,
-        n_q=4,
-        card=card,
-        dim=dim,
-        num_heads=num_heads,
-        custom=True,
-        num_layers=num_layers,
-        cross_attention=True,
-        causal=True,
-    )
-    name = TINY_MODEL_ID if (dim, num_layers) == (16, 2) else f"raysynth/random-audiogen-{dim}x{num_layers}"
-    return AudioGen(name, compression, lm.to(device).eval(), max_duration=10)
+    compression = get_compression_model(config)
+    if cfg["rvq"].get("kmeans_init", True):  # initialise the codebooks, as audiocraft's debug codec does
+        compression.quantizer(torch.randn(8, int(cfg["seanet"]["dimension"]), 128), 1)
+    lm = get_lm_model(config)
+    return AudioGen(name, compression.eval(), lm.eval(), max_duration=cfg["dataset"]["segment_duration"])
+
+
+def build_tiny_audiogen(seed: int = 0, device: str = "cpu") -> AudioGen:
+    """AudioGen made of audiocraft's own modules at toy size, random weights, no download."""
+    return build_audiogen_from_config(audiogen_config(), seed, device)
+
+
+def export_audiogen(model: AudioGen, cfg: dict, folder: str | Path) -> Path:
+    """Save ``model`` in audiocraft's release format (what ``audiocraft.utils.export`` writes):
+    ``compression_state_dict.bin`` and ``state_dict.bin``, each ``{best_state, xp.cfg, version, exported}``."""
+    import audiocraft
+    from omegaconf import OmegaConf
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    xp_cfg = OmegaConf.to_yaml(OmegaConf.create(cfg))
+    for file, module in (
+        ("compression_state_dict.bin", model.compression_model),
+        ("state_dict.bin", model.lm),
+    ):
+        package = {"best_state": module.state_dict(), "xp.cfg": xp_cfg, "version": audiocraft.__version__,
+                   "exported": True}  # fmt: skip
+        torch.save(package, folder / file)
+    return folder
 
 
 def load_audiogen(model_id: str, device: str) -> AudioGen:
@@ -140,7 +161,11 @@ def per_clip_sampling(seeds: list[int], device: torch.device | str):
 
     def multinomial(input: torch.Tensor, num_samples: int, replacement: bool = False, *, generator=None):
         if input.shape[0] != len(generators):
-            return original(input, num_samples, replacement, generator=generator)
+            # Never fall back to a shared generator: a clip would then depend on its batch.
+            raise RuntimeError(
+                f"per-clip sampling expected {len(generators)} rows (one per clip), got {input.shape[0]}; "
+                f"audiocraft's sampling has changed shape, so clips can no longer be seeded one by one"
+            )
         rows = [
             torch.multinomial(row.reshape(-1, row.shape[-1]), num_samples, replacement, generator=g).reshape(
                 *row.shape[:-1], -1

@@ -77,7 +77,7 @@ def run_trial(
     )
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    selection, first_epoch = Selection(), 1
+    selection, first_epoch = Selection(epochs=settings.epochs), 1
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
@@ -85,7 +85,7 @@ def run_trial(
         generator.set_state(resume["generator"])
         rng.bit_generator.state = resume["rng"]
         torch.set_rng_state(resume["torch_rng"])
-        selection = Selection(resume["best_valid"], resume["selected"])
+        selection = Selection(resume["best_valid"], resume["selected"], settings.epochs)
         first_epoch = resume["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
     low, high = training_snr(config, context)

@@ -1,7 +1,9 @@
 """Classification metrics from a confusion matrix.
 
 Written with numpy rather than scikit-learn to keep the trial's dependency set small; the
-definitions are scikit-learn's (macro-F1 averages per-class F1, 0 where undefined).
+definitions are scikit-learn's, and the tests compare against it: macro-F1 averages the F1 of
+every class present in the targets or the predictions (``f1_score(average="macro")``), with 0
+where precision or recall is undefined; per-class precision and recall are 0 where undefined.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def classification_metrics(targets: np.ndarray, predictions: np.ndarray, num_cla
     recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    present = actual > 0
+    present = (actual > 0) | (predicted > 0)  # sklearn's labels: those in y_true or y_pred
     return {
         "acc": float(tp.sum() / max(cm.sum(), 1)),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,

@@ -38,6 +38,8 @@ class Mixture:
     num_real: int
     num_synthetic: int
     excluded: int = 0  # real training/validation clips cut from a held-out test-noise recording
+    recipe: str | None = None  # the synthetic clips' recipe hash (None: real data only)
+    draw: int | None = None  # their draw seed
 
 
 def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
@@ -99,9 +101,10 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
         "test_noise": noise["test"],
     })  # fmt: skip
     decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
-    parts, valid_clips, num_synth = [decode(train)], decode(valid), 0
+    parts, valid_clips, num_synth, recipe, draw = [decode(train)], decode(valid), 0, None, None
     if multiplier > 0:
         source, draw = context.synthetic_source(config), context.draw(config)
+        recipe = source.recipe
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
         synth = load_synthetic(source.folder, source.recipe, draw, counts)
         num_synth = synth.num_rows
@@ -111,5 +114,5 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
             valid_clips = decode(load_synthetic(source.folder, source.recipe, draw, per_class, split="valid"))
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
-        excluded_train + excluded_valid,
+        excluded_train + excluded_valid, recipe, draw,
     )  # fmt: skip

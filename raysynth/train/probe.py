@@ -47,7 +47,7 @@ def run_linear_probe(
     targets = torch.from_numpy(mixture.train.labels)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    selection, metrics = Selection(), {}
+    selection, metrics = Selection(epochs=settings.epochs), {}
     for epoch in range(1, settings.epochs + 1):
         head.train()
         order = torch.randperm(len(targets), generator=generator)

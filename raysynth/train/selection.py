@@ -44,10 +44,12 @@ class Selection:
     Attributes:
         best_valid: its validation accuracy (-1 before the first epoch).
         selected: its ``selected_*`` metrics.
+        epochs: the epochs planned, reported with every epoch as ``epochs_planned``.
     """
 
     best_valid: float = -1.0
     selected: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 0  # the epochs the trial plans: a result of its last epoch marks it completed
 
     def step(self, epoch: int, train_loss: float, predictions: dict[Any, np.ndarray], mixture: Mixture,
              elapsed_s: float) -> dict[str, Any]:  # fmt: skip
@@ -74,6 +76,7 @@ class Selection:
             }
         return {
             "epoch": epoch,
+            "epochs_planned": self.epochs,
             "train_loss": train_loss,
             "valid_acc": valid["acc"],
             "test_acc": test["acc"],
@@ -82,6 +85,8 @@ class Selection:
             "num_real": mixture.num_real,
             "num_synthetic": mixture.num_synthetic,
             "excluded_test_noise_clips": mixture.excluded,
+            "synthetic_recipe": mixture.recipe,
+            "draw_seed": mixture.draw,
             "elapsed_s": elapsed_s,
             **self.selected,
         }

@@ -63,6 +63,29 @@ _TOP_MAP = {
 }
 
 
+# What the official checkpoints hold besides the encoder (YuanGongND/ssast, ast_models.py), dropped by name:
+# the masked-patch pre-training heads and their mask embedding, the input-size records, and the
+# classification heads of the timm DeiT the encoder was made from (never trained by SSAST).
+DROPPED = {
+    "cpredlayer": "masked patch classification head (pre-training only)",
+    "gpredlayer": "masked patch reconstruction head (pre-training only)",
+    "mask_embed": "the embedding of masked patches (pre-training only)",
+    "p_input_fdim": "pre-training input size (recorded, not a weight)",
+    "p_input_tdim": "pre-training input size (recorded, not a weight)",
+    "v.head": "DeiT class head (not trained by SSAST)",
+    "v.head_dist": "DeiT distillation head (not trained by SSAST)",
+}
+
+
+def dropped_reason(key: str) -> str | None:
+    """Why a checkpoint key is deliberately left out of the encoder (``None``: it is mapped)."""
+    key = key.removeprefix("module.")
+    for prefix, reason in DROPPED.items():
+        if key == prefix or key.startswith(prefix + "."):
+            return reason
+    return None
+
+
 def ast_key_scheme(model_keys: set[str] | list[str]) -> str:
     """Which of transformers' ASTModel naming schemes ``model_keys`` use."""
     return "v5" if any(k.startswith("layers.") for k in model_keys) else "v4"
@@ -71,8 +94,9 @@ def ast_key_scheme(model_keys: set[str] | list[str]) -> str:
 def map_ssast_state_dict(state: dict[str, torch.Tensor], scheme: str = "v5") -> dict[str, torch.Tensor]:
     """Map an official SSAST checkpoint (timm ViT keys under ``module.v.``) to ``ASTModel`` keys.
 
-    The fused ``attn.qkv`` projection is split into query, key and value. Pretraining heads
-    (``cpredlayer``, ``gpredlayer``, ``mask_embed``, ...) are dropped.
+    The fused ``attn.qkv`` projection is split into query, key and value (timm stacks them in
+    that order). The keys named in :data:`DROPPED` are left out; any other key that does not map
+    is kept under its own name, so loading reports it as unexpected.
 
     Args:
         state: the checkpoint's state dict.
@@ -82,9 +106,12 @@ def map_ssast_state_dict(state: dict[str, torch.Tensor], scheme: str = "v5") -> 
     names = _SCHEMES[scheme]
     mapped: dict[str, torch.Tensor] = {}
     for key, value in state.items():
+        if dropped_reason(key) is not None:
+            continue
         key = key.removeprefix("module.")
         if not key.startswith("v."):
-            continue  # SSAST's pretraining heads
+            mapped[key] = value  # not an encoder key, nor one we know to drop: reported as unexpected
+            continue
         key = key[2:]
         if key in _TOP_MAP:
             mapped[_TOP_MAP[key]] = value

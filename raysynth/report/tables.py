@@ -1,0 +1,129 @@
+"""Ablation tables from the trial records: mean ± std over completed trials, as markdown and LaTeX."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from raysynth.report.trials import ReportError, status_line
+
+DEFAULT_METRIC = "selected_test_acc"
+
+
+def best_per_column(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> pd.Series:
+    """Whether each cell of ``stats`` holds the highest mean of its column (all rows if no cols)."""
+    if not cols:
+        return stats["mean"] == stats["mean"].max()
+    return stats["mean"] == stats.groupby(cols, dropna=False)["mean"].transform("max")
+
+
+def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Mean, std and n of ``metric`` over the completed trials of each cell (seeds, folds and any
+    axis not in rows/cols), with ``planned`` (every trial of the cell) beside ``count``."""
+    missing = [axis for axis in [*rows, *cols, metric] if axis not in df.columns]
+    if missing:
+        raise ReportError(
+            f"not in the results: {', '.join(missing)}; available: {', '.join(sorted(df.columns))}"
+        )
+    keys = [*rows, *cols]
+    completed = df[df["status"] == "completed"] if "status" in df else df
+    if completed.empty:
+        raise ReportError(f"no completed trial to tabulate: {status_line(df)}")
+    grouped = completed.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
+    planned = df.groupby(keys, dropna=False).size().rename("planned").reset_index()
+    grouped = planned.merge(grouped, on=keys, how="left").fillna({"count": 0})
+    grouped["count"] = grouped["count"].astype(int)
+    grouped["std"] = grouped["std"].fillna(0.0)
+    return grouped
+
+
+def shortfall_notes(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> list[str]:
+    """One line per cell whose completed trials are fewer than planned."""
+    short = stats[stats["count"] < stats["planned"]]
+    return [
+        f"{_row_label([*rows, *cols], tuple(r[k] for k in [*rows, *cols]))}: "
+        f"{int(r['count'])} of {int(r['planned'])} planned trials completed"
+        for _, r in short.iterrows()
+    ]
+
+
+def _cells(stats: pd.DataFrame, rows: list[str], cols: list[str], fmt) -> pd.DataFrame:
+    best = best_per_column(stats, rows, cols)
+    cells = stats.assign(cell=[fmt(r, b) for (_, r), b in zip(stats.iterrows(), best, strict=True)])
+    table = (
+        cells.pivot_table(index=rows, columns=cols, values="cell", aggfunc="first")
+        if cols
+        else cells.set_index(rows)[["cell"]]
+    )
+    table.columns = [
+        ", ".join(f"{c}={v}" for c, v in zip(cols, key if isinstance(key, tuple) else (key,), strict=True))
+        if cols
+        else "value"
+        for key in table.columns
+    ]
+    return table
+
+
+def _row_label(rows: list[str], index) -> str:
+    return ", ".join(
+        f"{r}={v}" for r, v in zip(rows, index if isinstance(index, tuple) else (index,), strict=True)
+    )
+
+
+def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
+    """A markdown table, cells ``mean ± std (n)``, rows × cols; the best cell per column in bold.
+
+    Cells with fewer completed trials than planned are named in a note under the table.
+    """
+
+    def fmt(r, best):
+        if r["count"] == 0:
+            return f"— (0 of {int(r['planned'])})"
+        text = f"{r['mean']:.3f} ± {r['std']:.3f} (n={int(r['count'])})"
+        return f"**{text}**" if best else text
+
+    table = _cells(stats, rows, cols, fmt)
+    header = [" / ".join(rows), *table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in table.iterrows():
+        lines.append(
+            "| " + " | ".join([_row_label(rows, index), *(str(v) if pd.notna(v) else "" for v in row)]) + " |"
+        )
+    lines += [f"\nnote: {note}" for note in shortfall_notes(stats, rows, cols)]
+    return "\n".join(lines)
+
+
+def to_latex(stats: pd.DataFrame, rows: list[str], cols: list[str], caption: str = "") -> str:
+    """A booktabs LaTeX table, cells ``mean $\\pm$ std``, best cell per column in bold, n in the caption."""
+
+    def fmt(r, best):
+        if r["count"] == 0:
+            return "--"
+        text = f"{r['mean']:.3f} $\\pm$ {r['std']:.3f}"
+        return f"\\textbf{{{text}}}" if best else text
+
+    table = _cells(stats, rows, cols, fmt)
+    escape = lambda text: str(text).replace("_", "\\_").replace("%", "\\%")  # noqa: E731
+    counts = sorted({int(n) for n in stats["count"] if n > 0})
+    short = shortfall_notes(stats, rows, cols)
+    if short:
+        caption = f"{caption} {len(short)} cell(s) have fewer completed trials than planned."
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\begin{{tabular}}{{l{'c' * len(table.columns)}}}",
+        "\\toprule",
+        " & ".join([escape(" / ".join(rows)), *map(escape, table.columns)]) + " \\\\",
+        "\\midrule",
+    ]
+    for index, row in table.iterrows():
+        lines.append(
+            " & ".join([escape(_row_label(rows, index)), *(v if pd.notna(v) else "--" for v in row)])
+            + " \\\\"
+        )
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{{escape(caption)} Mean $\\pm$ std over seeds and folds, n = {', '.join(map(str, counts))}.}}",
+        "\\end{table}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,223 @@
+"""Reading an experiment folder: one record per planned trial, with its status.
+
+Every planned trial is accounted for: ``completed`` (it reported its last planned epoch),
+``stopped`` (it ended early with a reason, such as a NaN loss), ``errored`` (Tune gave up on it
+after its retries), ``unfinished`` (it started and never ended: the run was killed) and
+``not run`` (planned in ``raysynth_inputs.json`` but never started). Tables average completed
+trials only and say when a cell has fewer than were planned.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+AXES = (
+    "dataset", "generator", "variant", "backbone", "real_fraction", "synth_multiplier", "strategy", "seed",
+    "fold", "noise_source", "train_snr_db",
+)  # fmt: skip
+AXIS_DEFAULTS = {
+    "strategy": "label",
+    "fold": None,
+    "noise_source": "none",
+    "variant": None,
+    "train_snr_db": None,
+}
+INPUTS_FILE = "raysynth_inputs.json"
+STATUSES = ("completed", "stopped", "errored", "unfinished", "not run")
+
+
+class ReportError(ValueError):
+    """An experiment directory or a query that cannot be answered, with what is available."""
+
+
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial config with its cell's axes beside the fixed values; lists as JSON text (hashable)."""
+    config = {**{k: v for k, v in config.items() if k != "cell"}, **(config.get("cell") or {})}
+    return {k: json.dumps(v) if isinstance(v, list) else v for k, v in config.items()}
+
+
+def _rows(result_file: Path) -> list[dict]:
+    rows = []
+    if result_file.is_file():
+        for line in result_file.read_text().splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    warnings.warn(f"{result_file}: skipping a line that is not JSON", stacklevel=4)
+    return rows
+
+
+def trial_status(trial_dir: Path, rows: list[dict]) -> tuple[str, str | None]:
+    """The status of a trial and, for stopped and errored ones, why."""
+    last = rows[-1] if rows else {}
+    planned = last.get("epochs_planned")
+    if last.get("stopped_reason"):
+        return "stopped", str(last["stopped_reason"])
+    if planned is not None and last.get("epoch") == planned:
+        return "completed", None
+    if (trial_dir / "error.txt").is_file():
+        lines = [
+            line
+            for line in (trial_dir / "error.txt").read_text(errors="replace").splitlines()
+            if line.strip()
+        ]
+        return "errored", lines[-1][-200:] if lines else "error"
+    if planned is None and rows:
+        return "completed", None  # results of an older version, which did not report epochs_planned
+    return "unfinished", None
+
+
+def read_trial(trial_dir: Path) -> dict | None:
+    """One trial's record: its axis values, status and last reported metrics (``None``: not a trial)."""
+    params_file = trial_dir / "params.json"
+    if not params_file.is_file():
+        return None
+    config = flat_config(json.loads(params_file.read_text()))
+    rows = _rows(trial_dir / "result.json")
+    last = next((r for r in reversed(rows) if "epoch" in r), {})
+    status, reason = trial_status(trial_dir, rows)
+    record = {**config, "trial": trial_dir.name, "epochs_reported": len([r for r in rows if "epoch" in r]),
+              "status": status, "status_reason": reason}  # fmt: skip
+    for key, value in last.items():
+        if key not in config and key != "config" and not isinstance(value, dict | list):
+            record[key] = value
+    for kind in ("precision", "recall"):
+        for key, value in (last.get(f"selected_test_{kind}") or {}).items():
+            record[f"{kind}/{key}"] = value
+    if last.get("selected_test_confusion") is not None:
+        record["selected_test_confusion"] = json.dumps(last["selected_test_confusion"])
+    return record
+
+
+def experiment_record(root: Path) -> dict:
+    """The experiment's own record (spec, planned cells, data), or ``{}`` for older experiments."""
+    path = Path(root) / INPUTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def local_copy(experiment_dir: str | Path, cache: Path | None = None) -> Path:
+    """A local folder with the experiment: the folder itself, or a copy of an ``s3://`` one under ``cache``."""
+    from raysynth import storage
+
+    if not storage.is_remote(experiment_dir):
+        return Path(experiment_dir)
+    import tempfile
+
+    name = str(experiment_dir).rstrip("/").rsplit("/", 1)[-1]
+    cache = cache or Path(tempfile.mkdtemp(prefix="raysynth-report-"))
+    try:
+        return storage.download_tree(experiment_dir, cache / name)
+    except (OSError, storage.StorageError) as error:
+        raise ReportError(f"cannot read experiment directory {experiment_dir}: {error}") from error
+
+
+def _not_run(root: Path, seen: list[dict]) -> list[dict]:
+    """Records for the cells the experiment planned but never started."""
+    record = experiment_record(root)
+    spec = record.get("spec", {})
+    fixed = {
+        "dataset": spec.get("dataset", {}).get("name"),
+        "backbone": spec.get("train", {}).get("backbone"),
+    }
+    missing = []
+    for cell in record.get("cells", []):
+        cell = flat_config(cell)
+        key = json.dumps(cell, sort_keys=True, default=str)
+        if not any(json.dumps({a: r.get(a) for a in cell}, sort_keys=True, default=str) == key for r in seen):
+            missing.append(
+                {
+                    **fixed,
+                    **cell,
+                    "trial": None,
+                    "epochs_reported": 0,
+                    "status": "not run",
+                    "status_reason": None,
+                }
+            )
+    return missing
+
+
+def load(*experiment_dirs: str | Path) -> pd.DataFrame:
+    """One row per planned trial: its config (every axis), its status and its last reported metrics.
+
+    Args:
+        experiment_dirs: one or more Tune experiment folders (local or ``s3://``); their trials
+            are combined.
+    """
+    records: list[dict] = []
+    for experiment_dir in experiment_dirs:
+        root = local_copy(experiment_dir)
+        if not root.is_dir():
+            raise ReportError(f"experiment directory {root} does not exist")
+        found = [
+            r for r in (read_trial(p.parent) for p in sorted(root.glob("*/params.json"))) if r is not None
+        ]
+        if not found:
+            raise ReportError(f"{root} holds no Tune trials (no */params.json)")
+        for record in [*found, *_not_run(root, found)]:
+            record["experiment"] = root.name
+            records.append(record)
+    df = pd.DataFrame.from_records(records)
+    absent = [axis for axis in AXES if axis not in df.columns]
+    if absent:
+        warnings.warn(
+            f"results from an older spec version: axes {', '.join(absent)} are absent; "
+            f"filled with their defaults where they have one",
+            stacklevel=2,
+        )
+        for axis in absent:
+            df[axis] = AXIS_DEFAULTS.get(axis)
+    return df
+
+
+def experiment_notes(df: pd.DataFrame, record: dict) -> list[str]:
+    """What a reader needs to read the numbers: what the seeds vary, and which recipe each cell used."""
+    notes = []
+    if record:
+        draws = record.get("draw_per_seed", True)
+        notes.append(
+            "seed varies the training (initialisation, order, augmentation), the real subset"
+            + (
+                " and the synthetic clips: each seed draws its own"
+                if draws
+                else "; all seeds share one synthetic draw"
+            )
+        )
+    if "synthetic_recipe" in df:
+        used = df.dropna(subset=["synthetic_recipe"]).groupby(
+            ["generator", "strategy", "variant"], dropna=False
+        )
+        for (generator, strategy, variant), part in used:
+            recipes = ", ".join(sorted(set(part["synthetic_recipe"])))
+            name = "/".join(str(v) for v in (generator, strategy, variant) if v is not None and v == v)
+            notes.append(f"synthetic clips of {name}: recipe {recipes} (see recipe.json beside the shards)")
+    return notes
+
+
+def status_counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many trials have each status (every status listed, zeros included)."""
+    counts = df["status"].value_counts() if "status" in df else pd.Series(dtype=int)
+    return {status: int(counts.get(status, 0)) for status in STATUSES}
+
+
+def status_line(df: pd.DataFrame) -> str:
+    """``6 trial(s): 4 completed, 1 stopped (NaN loss: ...), 1 errored (...), 0 unfinished, 0 not run``."""
+    counts = status_counts(df)
+    parts = []
+    for status in STATUSES:
+        part = f"{counts[status]} {status}"
+        reasons = (
+            sorted({str(r) for r in df.loc[df["status"] == status, "status_reason"].dropna()})
+            if counts[status]
+            else []
+        )
+        if reasons:
+            part += f" ({'; '.join(r[:80] for r in reasons[:3])})"
+        parts.append(part)
+    return f"{len(df)} trial(s): " + ", ".join(parts)
