@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--no-html", action="store_true", help="skip report.html")
     args = parser.parse_args()
 
+    from raysynth.report.equivalent import describe, equivalent_table, real_curve
     from raysynth.report.figures import all_figures
     from raysynth.report.html import audio_gallery, write_html
 
@@ -51,6 +52,11 @@ def main() -> int:
     experiment_dirs = [local_copy(d, local) for d in args.experiment_dirs]
     df = load(*experiment_dirs)
     notes = [status_line(df), *experiment_notes(df, experiment_record(experiment_dirs[0]))]
+    equivalents = equivalent_table(df, args.metric)
+    if not equivalents.empty:
+        per_class, _ = real_curve(df[df["status"] == "completed"], args.metric)
+        notes += describe(equivalents, per_class, args.metric)
+        equivalents.to_csv(Path(args.out or experiment_dirs[0]) / "real_equivalent.csv", index=False)
     stats = pivot(df, args.rows, args.cols, args.metric)
     markdown = to_markdown(stats, args.rows, args.cols) + "\n" + "".join(f"\nnote: {n}" for n in notes)
     print(markdown)

@@ -140,7 +140,7 @@ class GenerationConfig(_Backend):
 
 # The train keys each backbone reads; a key given for a backbone that ignores it is an error.
 BACKBONE_KEYS = {
-    "cnn": {"n_mels"},
+    "cnn": {"n_mels", "freq_warp"},
     "ast": {"model_id"},
     "ssast": {"checkpoint_path"},
     "whisper": {"model_id"},
@@ -164,6 +164,12 @@ class TrainConfig(_Strict):
     num_threads: int = Field(1, ge=1, description="torch threads per trial")
     synthetic_valid_per_class: int = Field(
         10, ge=1, description="zero-shot trials: synthetic validation clips per class, generated on top"
+    )
+    speed_perturb: tuple[float, float] | None = Field(
+        None, description="speed factors drawn per training clip, e.g. [0.9, 1.1]; None: off"
+    )
+    freq_warp: tuple[float, float] | None = Field(
+        None, description="cnn: log-mel frequency warp factors drawn per training clip (VTLP-like); None: off"
     )
 
     @model_validator(mode="after")

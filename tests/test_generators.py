@@ -89,9 +89,18 @@ class TestStableAudioContract(GeneratorContract):
     expected_rate = 44100
 
 
+class TestTTSContract(GeneratorContract):
+    """eSpeak NG, the real model: its prompts are words to say."""
+
+    config = GenerationConfig(generator="tts")
+    expected_rate = 22050
+    prompts = ["seven", "three", "nine"]
+    duration = 1.0
+
+
 def test_every_backend_has_a_contract_test():
     tested = {cls.config.generator for cls in GeneratorContract.__subclasses__()}
-    assert tested == set(BACKENDS) == {"audiogen", "audioldm2", "musicgen", "stable_audio"}
+    assert tested == set(BACKENDS) == {"audiogen", "audioldm2", "musicgen", "stable_audio", "tts"}
 
 
 def _save_tiny(name, folder):

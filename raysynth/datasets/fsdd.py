@@ -4,10 +4,14 @@
 8 kHz mono WAV, trimmed to the spoken word. Released by Zohar Jackson and contributors under
 CC BY-SA 4.0 at https://github.com/Jakobovski/free-spoken-digit-dataset.
 
-Layout: ``recordings/{digit}_{speaker}_{index}.wav``. By the dataset's own convention,
-indices 0-4 of each speaker and digit are the test split. We take indices 5-9 as the
-validation split (for model selection) and 10-49 as train, so every split holds every
-speaker and digit.
+Layout: ``recordings/{digit}_{speaker}_{index}.wav``. Two recipes read it:
+
+- ``fsdd``: the dataset's own convention, indices 0-4 of each speaker and digit as the test
+  split; we take indices 5-9 as the validation split (for model selection) and 10-49 as train.
+  Every split holds every speaker, so a test speaker is always heard in training.
+- ``fsdd_speakers``: speaker-independent folds, one per speaker (in name order: fold 1 is the
+  first speaker). With ``grid.fold: k`` a trial tests on speaker k, validates on the next one and
+  trains on the rest: the test speaker's voice is never heard in training.
 
 >>> report = prepare_fsdd("data/fsdd", "work")  # doctest: +SKIP
 >>> report.per_split  # doctest: +SKIP
@@ -43,8 +47,8 @@ def download_fsdd(target_dir: str | Path, url: str = FSDD_URL) -> Path:
     return download_and_extract(url, target_dir, "fsdd", keep="**/recordings")
 
 
-def find_fsdd_sources(corpus_dir: Path) -> list[ClipSource]:
-    """Every ``recordings/*.wav`` with its digit, speaker and split."""
+def find_fsdd_sources(corpus_dir: Path, speaker_folds: bool = False) -> list[ClipSource]:
+    """Every ``recordings/*.wav`` with its digit, speaker and split (by index, or the speaker's fold)."""
     recordings = Path(corpus_dir) / "recordings"
     if not recordings.is_dir():
         raise DatasetError(
@@ -72,6 +76,10 @@ def find_fsdd_sources(corpus_dir: Path) -> list[ClipSource]:
         )
     if not sources:
         raise DatasetError(f"{recordings} holds no files named {{digit}}_{{speaker}}_{{index}}.wav")
+    if speaker_folds:
+        fold = {speaker: str(i + 1) for i, speaker in enumerate(sorted({s.speaker for s in sources}))}
+        for source in sources:
+            source.split = fold[source.speaker]
     return sources
 
 
@@ -80,13 +88,28 @@ def prepare_fsdd(corpus_dir: str | Path, output_dir: str | Path, sample_rate: in
     return write_manifest("fsdd", find_fsdd_sources(Path(corpus_dir)), Path(output_dir), sample_rate)
 
 
+def prepare_fsdd_speakers(
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
+) -> PrepareReport:
+    """Write ``<output_dir>/manifest.parquet`` with one fold per speaker (``split`` = "1" ... "6")."""
+    sources = find_fsdd_sources(Path(corpus_dir), speaker_folds=True)
+    folds = sorted({s.split for s in sources}, key=int)
+    speakers = {s.split: s.speaker for s in sources}
+    notes = ["speaker folds: " + ", ".join(f"{fold}={speakers[fold]}" for fold in folds)]
+    return write_manifest("fsdd_speakers", sources, Path(output_dir), sample_rate, notes=notes)
+
+
+LAYOUT = "fsdd/recordings/{digit}_{speaker}_{index}.wav"
 FSDD = register_dataset(
     DatasetRecipe(
-        name="fsdd",
-        download=download_fsdd,
-        prepare=prepare_fsdd,
-        prompt_template="a person saying the number {label}",
-        layout="fsdd/recordings/{digit}_{speaker}_{index}.wav",
-        url=FSDD_URL,
+        name="fsdd", download=download_fsdd, prepare=prepare_fsdd, prompt_template="a person saying the number {label}",
+        layout=LAYOUT, url=FSDD_URL, speech_template="{label}",
     )
-)
+)  # fmt: skip
+FSDD_SPEAKERS = register_dataset(
+    DatasetRecipe(
+        name="fsdd_speakers", download=download_fsdd, prepare=prepare_fsdd_speakers,
+        prompt_template="a person saying the number {label}", layout=LAYOUT, url=FSDD_URL, folds=6, corpus="fsdd",
+        speech_template="{label}",
+    )
+)  # fmt: skip

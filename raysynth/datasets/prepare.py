@@ -1,7 +1,7 @@
 """Preparing a dataset: find the corpus, download it if asked, run its recipe, write the manifest.
 
 A manifest is keyed by its full recipe: the dataset, the corpus folder, the sample rate, every
-recipe option (defaults filled in) and the recipe's version. It lives in
+recipe option (defaults filled in), the recipe's version and the resampler. It lives in
 ``<work_dir>/<dataset>/<recipe hash>/manifest.parquet`` beside a ``recipe.json``, so two specs that
 prepare one corpus differently (another rate, other held-out noise files) never share a manifest,
 and two that prepare it alike always do.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raysynth.audio import RESAMPLER
 from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, get_recipe
 
@@ -74,6 +75,7 @@ def plan_manifest(
     key = {
         "dataset": recipe.name,
         "version": recipe.version,
+        "resampler": RESAMPLER,
         "corpus": str(corpus_dir),
         "sample_rate": sample_rate,
         "options": options,

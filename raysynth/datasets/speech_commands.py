@@ -186,6 +186,7 @@ SPEECH_COMMANDS = register_dataset(
         "a person saying the word {label}",
         LAYOUT,
         SC_URL,
+        speech_template="{label}",
     )
 )
 SPEECH_COMMANDS12 = register_dataset(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raysynth.audio import RESAMPLER
 from raysynth.config import ExperimentSpec, GenerationConfig, NoiseConfig, ResourcesConfig, TrainConfig
 from raysynth.datasets import DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
@@ -200,6 +201,7 @@ def _job(
     recipe = {
         **generation_recipe(config),
         "sample_rate": spec.dataset.sample_rate,
+        "resampler": RESAMPLER,
         "clip_seconds": spec.dataset.clip_seconds,
         # How the prompts are made: clips of another template or description file never mix in.
         "strategy": strategy,
@@ -230,7 +232,10 @@ def _synthetic_jobs(
         if strategy == "llm":
             from raysynth.prompts.llm import shipped_descriptions
 
-            descriptions = Path(spec.generation.descriptions or shipped_descriptions(spec.dataset.name))
+            shipped = shipped_descriptions(recipe.name)
+            if not shipped.is_file():  # a variant of a corpus (fsdd_speakers) shares its corpus's labels
+                shipped = shipped_descriptions(recipe.corpus_name)
+            descriptions = Path(spec.generation.descriptions or shipped)
             if not descriptions.is_file():
                 from raysynth.prompts.llm import DescriptionError
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysynth.train.augment import draw_speeds, frequency_warp, speed_perturb
 from raysynth.train.context import TrialContext
 from raysynth.train.mixture import Mixture, build_mixture
 from raysynth.train.models import build_classifier
@@ -85,7 +86,9 @@ def run_trial(
         generator.set_state(resume["generator"])
         rng.bit_generator.state = resume["rng"]
         torch.set_rng_state(resume["torch_rng"])
-        selection = Selection(resume["best_valid"], resume["selected"], settings.epochs)
+        selection = Selection(
+            resume["best_valid"], resume["selected"], settings.epochs, resume["best_valid_loss"]
+        )
         first_epoch = resume["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
     low, high = training_snr(config, context)
@@ -98,15 +101,21 @@ def run_trial(
         total = 0.0
         for i in range(0, len(order), settings.batch_size):
             batch = order[i : i + settings.batch_size]
-            inputs = feats["train"][batch]
+            inputs, batch_waves = feats["train"][batch], mixture.train.waves[batch.numpy()]
+            if settings.speed_perturb is not None:
+                speeds = draw_speeds(len(batch), *settings.speed_perturb, rng)
+                batch_waves = speed_perturb(batch_waves, context.sample_rate, speeds)
+                inputs = normalise(model.features(batch_waves))
             if train_bank is not None:
                 noisy_rows = torch.from_numpy(rng.random(len(batch)) < context.noise.train_probability)
                 if bool(noisy_rows.any()):
-                    waves = torch.from_numpy(mixture.train.waves[batch.numpy()[noisy_rows.numpy()]])
+                    waves = torch.from_numpy(batch_waves[noisy_rows.numpy()])
                     noise = torch.from_numpy(train_bank.draw(len(waves), waves.shape[1], rng))
                     snr = torch.from_numpy(rng.uniform(low, high, len(waves)).astype(np.float32))
                     inputs = inputs.clone()
                     inputs[noisy_rows] = normalise(model.features(mix_at_snr(waves, noise, snr).numpy()))
+            if settings.freq_warp is not None:
+                inputs = frequency_warp(inputs, rng.uniform(*settings.freq_warp, len(batch)))
             loss = loss_fn(model(model.augment(inputs)), targets[batch])
             if not torch.isfinite(loss):
                 raise NaNLossError(
@@ -130,6 +139,7 @@ def run_trial(
             "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),  # dropout and SpecAugment draw from it
             "best_valid": selection.best_valid,
+            "best_valid_loss": selection.best_valid_loss,
             "selected": selection.selected,
         }
         report(metrics, state)

@@ -1,0 +1,212 @@
+"""Text-to-speech with eSpeak NG: a real generator that runs offline on any CPU.
+
+eSpeak NG (a formant synthesiser) comes from the PyPI package ``espeakng-loader``, which ships
+``libespeak-ng.so`` and its voice data, so the README's two commands set it up with no system
+package. It says the label's words (``"seven"``), with the values of each clip drawn from the
+configured ranges by the clip's seed: the accent (the English voices eSpeak NG has), the voice
+variant (m1-m8, f1-f5 and the named ones), the speaking rate, pitch, pitch range, word gap and
+amplitude, and where the speech sits in the clip. The drawn values are stored in each shard row
+(``params``), so a clip can be said again from them (:meth:`EspeakGenerator.say`), and a study
+can ask which voices helped.
+
+The library keeps one global state per process, part of which carries over from one utterance to
+the next. Each generator therefore owns one worker process (:mod:`.espeak_worker`) that loads the
+library once and says every clip in a fresh fork of itself, and a lock serialises the requests
+to it: a clip never depends on the clips said before it, nor on the thread that asked.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import threading
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from raysynth.generators.base import GeneratorError, register_generator
+
+if TYPE_CHECKING:
+    from raysynth.config import GenerationConfig
+
+
+def _loader_version() -> str:
+    try:
+        return metadata.version("espeakng-loader")
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+# The library's build is the model: its version is part of every clip's recipe.
+DEFAULT_MODEL_ID = f"espeak-ng/espeakng-loader-{_loader_version()}"
+ENGLISH_VOICES = [
+    "en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-gb-x-rp", "en-us-nyc",
+]  # fmt: skip
+SETTINGS = {
+    "voices": ENGLISH_VOICES,
+    "voice_variants": None,  # None: the plain voice and every variant the library ships
+    "rate_wpm": (120.0, 220.0),
+    "pitch": (20.0, 80.0),
+    "pitch_range": (20.0, 80.0),
+    "word_gap": (0.0, 10.0),
+    "amplitude": (80.0, 120.0),
+    "placement": "random",
+}
+EDGE_THRESHOLD = 0.01  # of the peak: below it, leading and trailing samples are silence
+EDGE_MARGIN_S = 0.01
+
+
+def shipped_variants() -> list[str]:
+    """The plain voice (``""``) and every variant in the data ``espeakng-loader`` ships."""
+    import espeakng_loader
+
+    folder = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+    return ["", *sorted(p.name for p in folder.iterdir() if p.is_file() and " " not in p.name)]
+
+
+def trim(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``wave`` without the silence eSpeak NG puts before and after the speech (10 ms kept each side)."""
+    loud = np.flatnonzero(np.abs(wave) > EDGE_THRESHOLD * (np.abs(wave).max() + 1e-12))
+    if loud.size == 0:
+        return wave
+    margin = int(EDGE_MARGIN_S * sample_rate)
+    return wave[max(0, loud[0] - margin) : loud[-1] + 1 + margin]
+
+
+def place(speech: np.ndarray, num_samples: int, position: float, placement: str) -> np.ndarray:
+    """``speech`` inside a clip of ``num_samples``: at its start, centred, or at ``position`` (0-1) of the room left."""
+    if speech.size >= num_samples:
+        return speech[:num_samples]
+    room = num_samples - speech.size
+    offset = {"start": 0, "center": room // 2}.get(placement, int(round(position * room)))
+    clip = np.zeros(num_samples, dtype=np.float32)
+    clip[offset : offset + speech.size] = speech
+    return clip
+
+
+class EspeakWorker:
+    """The worker process of one generator, and the lock that serialises its requests."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # Run by path, not as ``-m raysynth...``: the package's imports (torch) would make each fork slow.
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("espeak_worker.py"))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        line = self.process.stdout.readline()
+        if not line:
+            error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+            raise GeneratorError(
+                f"eSpeak NG could not start: {error[-1] if error else 'no output'}. It comes from the PyPI "
+                f"package espeakng-loader (a dependency of raysynth: `uv sync` installs it)"
+            )
+        info = json.loads(line)
+        self.sample_rate, self.version = int(info["sample_rate"]), str(info["version"])
+
+    def say(self, request: dict[str, Any]) -> np.ndarray:
+        """The int16 samples of one request, as float32 in [-1, 1]."""
+        payload = json.dumps(request).encode()
+        with self.lock:
+            self.process.stdin.write(struct.pack("<I", len(payload)) + payload)
+            self.process.stdin.flush()
+            header = self.process.stdout.read(8)
+            if len(header) < 8:
+                raise GeneratorError("the eSpeak NG worker stopped answering")
+            status, size = struct.unpack("<ii", header)
+            data = self.process.stdout.read(size)
+        if status != 0:
+            raise GeneratorError(data.decode(errors="replace"))
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to release
+            pass
+
+
+class EspeakGenerator:
+    """eSpeak NG behind the :class:`~raysynth.generators.base.Generator` protocol.
+
+    Args:
+        settings: the ranges each clip's values are drawn from (``voices``, ``voice_variants``,
+            ``rate_wpm``, ``pitch``, ``pitch_range``, ``word_gap``, ``amplitude``, ``placement``).
+    """
+
+    name = "tts"
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = {**SETTINGS, **{k: v for k, v in settings.items() if v is not None}}
+        variants = self.settings["voice_variants"]
+        available = shipped_variants()
+        unknown = sorted(set(variants or []) - set(available))
+        if unknown:
+            raise GeneratorError(
+                f"generation.voice_variants {unknown} are not eSpeak NG variants; it has {available}"
+            )
+        self.variants = list(variants) if variants is not None else available
+        self.worker = EspeakWorker()
+        self.sample_rate = self.worker.sample_rate
+        self.model_id = DEFAULT_MODEL_ID
+
+    @classmethod
+    def from_config(cls, config: GenerationConfig) -> EspeakGenerator:
+        if config.model_id not in (None, DEFAULT_MODEL_ID):
+            raise GeneratorError(
+                f"tts is eSpeak NG from espeakng-loader ({DEFAULT_MODEL_ID}); generation.model_id "
+                f"'{config.model_id}' cannot choose another model: leave it unset"
+            )
+        return cls({key: getattr(config, key) for key in SETTINGS})
+
+    def clip_params(self, prompt: str, seed: int) -> dict[str, Any]:
+        """The values clip ``seed`` draws from the configured ranges (stored in its shard row)."""
+        rng = np.random.default_rng(int(seed))
+        draw = lambda key: float(rng.uniform(*self.settings[key]))  # noqa: E731
+        voice = str(rng.choice(self.settings["voices"]))
+        variant = str(rng.choice(self.variants))
+        return {
+            "text": prompt,
+            "voice": voice + (f"+{variant}" if variant else ""),
+            "rate": int(round(draw("rate_wpm"))),
+            "pitch": int(round(draw("pitch"))),
+            "range": int(round(draw("pitch_range"))),
+            "gap": int(round(draw("word_gap"))),
+            "amplitude": int(round(draw("amplitude"))),
+            "position": float(rng.uniform(0.0, 1.0)),
+            "placement": self.settings["placement"],
+        }
+
+    def say(self, params: dict[str, Any], duration_s: float) -> np.ndarray:
+        """The clip of stored ``params`` (from :meth:`clip_params` or a shard row's ``params``)."""
+        request = {k: params[k] for k in ("text", "voice", "rate", "pitch", "range", "gap", "amplitude")}
+        speech = trim(self.worker.say(request), self.sample_rate)
+        num_samples = int(round(duration_s * self.sample_rate))
+        return place(speech, num_samples, params["position"], params["placement"])
+
+    def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
+        """One clip per prompt; clip b depends only on its prompt and ``seeds[b]``."""
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        return [self.say(self.clip_params(p, s), duration_s) for p, s in zip(prompts, seeds, strict=True)]
+
+
+register_generator(
+    "tts",
+    default_model_id=DEFAULT_MODEL_ID,
+    tiny_model_id=DEFAULT_MODEL_ID,  # eSpeak NG is small and real: tests use it as it is
+    max_duration_s=30.0,
+    batch_size=64,
+    settings=SETTINGS,
+    num_gpus=0.0,
+    speech=True,
+)(EspeakGenerator.from_config)

@@ -1,0 +1,124 @@
+"""eSpeak NG text-to-speech: a real generator on every machine, and what it teaches about real speech."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from raysynth.config import GenerationConfig, parse_spec
+from raysynth.generators import build_generator
+
+
+@pytest.fixture(scope="module")
+def tts():
+    return build_generator(GenerationConfig(generator="tts"))
+
+
+def test_a_clip_does_not_depend_on_what_was_said_before(tts):
+    """The library's global state carries over between utterances; the worker's fork per clip stops it."""
+    first = tts.generate(["seven"], [5], 1.0)[0]
+    rng = np.random.default_rng(0)
+    words = ["zero", "one", "two", "three", "four", "five", "six", "eight", "nine"]
+    tts.generate(
+        [str(rng.choice(words)) for _ in range(40)], [int(s) for s in rng.integers(0, 2**31, 40)], 1.0
+    )
+    for variant in (
+        "klatt",
+        "klatt2",
+        "robosoft",
+        "whisper",
+        "edward2",
+    ):  # voices that once crashed or drifted
+        tts.say({**tts.clip_params("four", 3), "voice": f"en+{variant}"}, 1.0)
+    np.testing.assert_array_equal(tts.generate(["seven"], [5], 1.0)[0], first)
+
+
+def test_each_clip_draws_its_own_voice_prosody_and_position(tts):
+    params = [tts.clip_params("seven", seed) for seed in range(40)]
+    assert len({p["voice"] for p in params}) > 20 and len({p["rate"] for p in params}) > 20
+    assert all(120 <= p["rate"] <= 220 and 20 <= p["pitch"] <= 80 and 0 <= p["position"] < 1 for p in params)
+    onsets = [np.flatnonzero(np.abs(c) > 0.01)[0] for c in tts.generate(["seven"] * 8, list(range(8)), 1.0)]
+    assert len(set(onsets)) == 8  # the word sits at a different place in each clip
+
+
+def test_stored_parameters_reproduce_the_clip(tts, tmp_path):
+    """A shard row's ``params`` say the clip again: the same samples, up to the 16-bit FLAC step."""
+    import pyarrow.parquet as pq
+
+    from raysynth.audio import decode_flac, resample
+    from raysynth.generate import ClassInfo, plan_clips
+    from raysynth.generate.engine import ShardWriter
+    from raysynth.generators import generation_recipe
+
+    config = GenerationConfig(generator="tts")
+    plan = plan_clips(
+        "fsdd", [ClassInfo("7", 7, "seven")], generation_recipe(config), "label", 4, 0, template="{label}"
+    )
+    writer = ShardWriter(config.model_dump_json(), str(tmp_path), 16000, {})
+    shard = writer.write(
+        plan, writer.generator.generate([r["prompt"] for r in plan], [r["seed"] for r in plan], 1.0), 0.0
+    )
+    for row in pq.read_table(shard).to_pylist():
+        params = json.loads(row["params"])
+        assert params["text"] == "seven" and params["voice"].startswith("en")
+        again = resample(tts.say(params, 1.0), tts.sample_rate, 16000)
+        np.testing.assert_allclose(
+            decode_flac(row["audio"]["bytes"])[0], np.clip(again, -1, 1), atol=2 / 32768
+        )
+
+
+def test_a_template_that_describes_a_sound_is_refused_for_tts(tmp_path):
+    from raysynth.inputs import InputError, resolve
+
+    def spec(generation, grid=None, dataset="fsdd_speakers"):
+        return parse_spec({"name": "t", "dataset": {"name": dataset}, "generation": {"generator": "tts", **generation},
+                           "grid": {"synth_multiplier": 1, "real_fraction": 0.0, **(grid or {})}})  # fmt: skip
+
+    job = resolve(spec({}), tmp_path, tmp_path).generation[0]
+    assert job.template == "{label}" and job.config.num_gpus == 0  # the words themselves, on CPU actors
+    with pytest.raises(
+        InputError, match="'{label} sound' describes a sound; tts would say those words aloud"
+    ):
+        resolve(spec({"prompt_template": "{label} sound"}), tmp_path, tmp_path)
+    with pytest.raises(InputError, match="strategy 'llm' prompts describe sounds, but tts says words"):
+        resolve(spec({}, {"strategy": "llm"}), tmp_path, tmp_path)
+    with pytest.raises(InputError, match="dataset esc50 has no spoken-word template"):
+        resolve(spec({}, {"fold": 1}, dataset="esc50"), tmp_path, tmp_path)
+    assert resolve(spec({"prompt_template": "the number {label}"}), tmp_path, tmp_path).generation[0].template
+
+
+def test_settings_another_backend_reads_are_refused_for_tts():
+    from raysynth.generators import GeneratorError, check_generation
+
+    with pytest.raises(GeneratorError, match="generation sets guidance, which tts does not read"):
+        check_generation(GenerationConfig(generator="tts", guidance=3.0))
+    with pytest.raises(GeneratorError, match="generation sets voices, which audiogen does not read"):
+        check_generation(GenerationConfig(generator="audiogen", voices=["en"]))
+    with pytest.raises(GeneratorError, match="not eSpeak NG variants"):
+        build_generator(GenerationConfig(generator="tts", voice_variants=["m3", "nobody"]))
+
+
+@pytest.mark.e2e
+def test_tts_digits_teach_a_cnn_to_recognise_an_unseen_real_speaker(shared_data, ray_session, tmp_path):
+    """The real path end to end: 20 eSpeak NG clips per digit through the Ray Data engine (CPU actors),
+    a CNN trained on them alone, tested on the real recordings of a speaker it never heard."""
+    from raysynth.inputs import ensure, resolve, trial_context
+    from raysynth.train import run_trial
+
+    spec = parse_spec({
+        "name": "tts_bar", "dataset": {"name": "fsdd_speakers", "sample_rate": 8000},
+        "generation": {"generator": "tts"},
+        "train": {"epochs": 12, "batch_size": 32, "num_threads": 2, "synthetic_valid_per_class": 5},
+        "noise": {"directory": "noise_speech_commands/_background_noise_", "test_files": ["running_tap"],
+                  "segment_seconds": 1.0, "train_probability": 1.0, "train_snr_db": [0, 20], "test_snrs": []},
+        "grid": {"real_fraction": 0.0, "synth_multiplier": 0.1, "fold": 1, "noise_source": "real"},
+    })  # fmt: skip
+    resolved = resolve(spec, shared_data, tmp_path)
+    inputs = ensure(resolved)
+    assert [s.written for s in inputs.generation] == [10 * (20 + 5)]  # 0.1 x 200 per digit, and validation
+    (cell,) = resolved.cells
+    last = run_trial(cell, trial_context(resolved, inputs), lambda metrics, state: None)
+    assert last["num_real"] == 0 and last["num_synthetic"] == 200
+    assert last["selected_test_acc"] >= 0.3, last["selected_test_acc"]  # chance is 0.1
