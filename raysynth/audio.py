@@ -57,13 +57,23 @@ def load_audio(source: str | os.PathLike[str] | bytes, target_sr: int | None = N
     handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     try:
         data, sample_rate = sf.read(handle, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        name = "<bytes>" if isinstance(source, bytes | bytearray) else str(source)
-        raise AudioDecodeError(f"cannot decode audio from {name}: {error}") from error
+    except (sf.LibsndfileError, RuntimeError, TypeError, AssertionError, ValueError) as error:
+        # soundfile raises a bare AssertionError on some float files with non-finite samples
+        raise AudioDecodeError(f"cannot decode audio from {_name(source)}: {error!r}") from error
+    if not np.isfinite(data).all():
+        raise AudioDecodeError(f"{_name(source)} has non-finite samples (NaN or inf)")
     channels = data.shape[1]
     wave = data.mean(axis=1) if channels > 1 else data[:, 0]
     out_sr = target_sr or sample_rate
     return Decoded(resample(wave, sample_rate, out_sr), out_sr, sample_rate, channels)
+
+
+def _name(source: str | os.PathLike[str] | bytes) -> str:
+    return (
+        "<bytes>"
+        if isinstance(source, bytes | bytearray)
+        else os.fsdecode(source).encode("utf-8", "backslashreplace").decode()
+    )
 
 
 def encode_flac(wave: np.ndarray, sample_rate: int) -> bytes:

@@ -68,6 +68,15 @@ def list_files(location: Location, pattern: str = SHARD_GLOB) -> list[str]:
     return sorted(_uri(location, name) for name in names)
 
 
+def exists(location: Location) -> bool:
+    """Whether a file or folder is at ``location`` (local path or ``s3://`` URI)."""
+    fs, path = _filesystem(location)
+    try:
+        return fs.get_file_info(path).type != pafs.FileType.NotFound
+    except OSError as error:
+        raise StorageError(f"cannot reach {location}: {error}") from error
+
+
 def dataset(files: list[str]) -> pds.Dataset:
     """A pyarrow dataset over shard files of one store (as listed by :func:`list_files`)."""
     if not files:

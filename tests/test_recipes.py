@@ -410,3 +410,142 @@ def test_prepare_cli_prints_summary(shared_data, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert info.value.code == 0
     assert "emodb: 535 clips" in out and "anger=127" in out and "16000 Hz x535" in out
+
+
+# --- Corpora as users have them: unused files, test-only releases, speakers, partial folds ------
+
+
+def make_tess(root: Path, sample_rate=16000, per_class=5) -> Path:
+    base = root / "TESS Toronto emotional speech set data"
+    for speaker in ("OAF", "YAF"):
+        for emotion in ("angry", "fear", "Pleasant_surprise"):
+            for i in range(per_class):
+                tone(base / f"{speaker}_{emotion}" / f"{speaker}_word{i}_{emotion.lower()}.wav",
+                     sample_rate=sample_rate, seed=i)  # fmt: skip
+    return root
+
+
+def test_tess_files_outside_its_layout_are_counted_with_a_reason(tmp_path):
+    corpus = make_tess(tmp_path / "tess")
+    for i in range(4):  # a flat folder of renamed copies, as some TESS mirrors ship
+        tone(corpus / "TESS Toronto emotional speech set data" / "renamed" / f"{i:03d}.wav", seed=i)
+    tone(corpus / "stray.wav")
+    report = prepare_tess(corpus, tmp_path / "w")
+    assert report.clips == 30 and len(report.unused) == 5
+    reasons = Counter(why for _, why in report.unused)
+    assert reasons["folder is not <SPEAKER>_<emotion> (speaker and emotion unknown)"] == 4
+    assert reasons["not in a <SPEAKER>_<emotion> folder"] == 1
+    assert "not used: 5 file(s) the recipe saw" in report.summary()
+
+
+def test_tess_speakers_folds_leave_one_speaker_out(tmp_path):
+    from raysynth.datasets.tess import prepare_tess_speakers
+    from raysynth.train.data import load_real
+
+    corpus = make_tess(tmp_path / "tess", per_class=10)
+    mixed = prepare_tess(corpus, tmp_path / "mixed")
+    assert mixed.shared_speakers == 2 and "speakers heard in more than one split: 2" in mixed.summary()
+    report = prepare_tess_speakers(corpus, tmp_path / "folds")
+    assert report.shared_speakers == 0
+    rows = rows_of(report)
+    assert Counter(r["split"] for r in rows) == {"1": 27, "1-valid": 3, "2": 27, "2-valid": 3}
+    data = load_real(report.manifest, 1.0, seed=0, fold=1)
+    assert set(data.test.column("speaker").to_pylist()) == {"OAF"} and data.test.num_rows == 30
+    assert set(data.train.column("speaker").to_pylist()) == {"YAF"} and data.train.num_rows == 27
+    assert set(data.valid.column("speaker").to_pylist()) == {"YAF"} and data.valid.num_rows == 3
+    assert get_recipe("tess_speakers").corpus_name == "tess" and get_recipe("tess_speakers").folds == 2
+
+
+def test_speech_commands_folders_without_words_are_counted(tmp_path):
+    corpus = make_speech_commands(tmp_path / "sc")
+    tone(corpus / "_extra_" / "a.wav"), tone(corpus / "_old_" / "b.wav")
+    report = prepare_speech_commands(corpus, tmp_path / "w")
+    reasons = dict(report.unused)
+    assert reasons["_extra_/a.wav"] == "in _extra_/, a folder that holds no word"
+    assert reasons["_old_/b.wav"] == "in _old_/, a folder that holds no word"
+    assert reasons["_background_noise_/white_noise.wav"] == "background noise, not an utterance"
+
+
+def test_speech_commands_test_set_release_is_a_test_only_corpus(tmp_path):
+    from raysynth.inputs.synthetic import manifest_classes
+
+    root = tmp_path / "sc_test"
+    for i, word in enumerate(["yes", "no", "left"]):
+        tone(root / word / f"{i:08x}_nohash_0.wav", seconds=1.0, seed=i)
+    tone(root / "_unknown_" / "bed_0c40e715_nohash_0.wav", seconds=1.0)
+    tone(root / "_unknown_" / "cat_0c40e716_nohash_1.wav", seconds=1.0)
+    tone(root / "_silence_" / "silence_0.wav", seconds=1.0)
+    rows = rows_of(prepare_speech_commands(root, tmp_path / "w35"))
+    assert {r["split"] for r in rows} == {"test"}
+    assert Counter(r["label"] for r in rows) == {"yes": 1, "no": 1, "left": 1, "bed": 1, "cat": 1}
+    report = prepare_speech_commands12(root, tmp_path / "w12")
+    rows = rows_of(report)
+    assert {r["split"] for r in rows} == {"test"}
+    assert Counter(r["label"] for r in rows) == {"yes": 1, "no": 1, "left": 1, "_unknown_": 2, "_silence_": 1}
+    assert any("test-set release" in note for note in report.notes)
+    _, counts = manifest_classes(report.manifest)
+    assert counts["_unknown_"] == 2
+
+
+def test_two_files_with_one_clip_id_are_an_error_naming_both(tmp_path):
+    from raysynth.datasets.manifest import ClipSource, write_manifest
+
+    a, b = tone(tmp_path / "a" / "x.wav"), tone(tmp_path / "b" / "x.wav")
+    sources = [ClipSource("c/x", a, "train", "l", 0, "l"), ClipSource("c/x", b, "train", "l", 0, "l")]
+    with pytest.raises(DatasetError, match="same clip id") as info:
+        write_manifest("c", sources, tmp_path / "w", 16000)
+    assert str(a) in str(info.value) and str(b) in str(info.value)
+
+
+def test_near_empty_fold_is_flagged_and_a_class_without_validation_clips_stops(tmp_path):
+    from raysynth.train.data import load_real
+
+    corpus = make_esc50(tmp_path / "esc50", drop_audio="2-102-A-0.wav")  # fold 2 loses its one dog
+    report = prepare_esc50(corpus, tmp_path / "w", on_missing="continue")
+    assert "split 2 has no clip of: dog" in report.notes
+    with pytest.raises(DatasetError, match=r"fold 1: class\(es\) 'dog' have no validation clip"):
+        load_real(report.manifest, 1.0, seed=0, fold=1)  # fold 1 validates on fold 2
+    with pytest.raises(DatasetError, match=r"fold 2: class\(es\) 'dog' have no test clip"):
+        load_real(report.manifest, 1.0, seed=0, fold=2)
+    assert load_real(report.manifest, 1.0, seed=0, fold=4).test.num_rows == 3
+
+
+def test_an_odd_rate_corpus_never_builds_a_torchaudio_kernel(tmp_path, monkeypatch):
+    """TESS is recorded at 24,414 Hz; torchaudio rebuilt a huge kernel for that pair on every file."""
+    import soxr
+    import torchaudio.functional.functional as taf
+
+    builds, calls = [], []
+    real_kernel, real_soxr = taf._get_sinc_resample_kernel, soxr.resample
+    monkeypatch.setattr(
+        taf, "_get_sinc_resample_kernel", lambda *a, **k: builds.append(a) or real_kernel(*a, **k)
+    )
+    monkeypatch.setattr(
+        soxr, "resample", lambda x, a, b, **k: calls.append((a, b)) or real_soxr(x, a, b, **k)
+    )
+    report = prepare_tess(make_tess(tmp_path / "tess", sample_rate=24414, per_class=2), tmp_path / "w")
+    rows = rows_of(report)
+    assert builds == [] and calls == [(24414, 16000)] * 12
+    assert report.orig_sample_rates == {24414: 12}
+    assert {r["sample_rate"] for r in rows} == {16000}
+    assert all(abs(r["num_samples"] - int(0.2 * 24414) * 16000 / 24414) < 1 for r in rows)
+
+
+def test_corpus_variants_read_their_parent_folder(tmp_path):
+    make_speech_commands(tmp_path / "speech_commands")
+    make_esc50(tmp_path / "esc50")
+    assert prepare("speech_commands12", tmp_path, tmp_path / "work").clips > 0
+    assert prepare("esc10", tmp_path, tmp_path / "work").clips > 0
+    assert get_recipe("speech_commands12").corpus_name == "speech_commands"
+    assert get_recipe("esc10").corpus_name == "esc50"
+
+
+def test_a_file_with_one_nan_is_a_counted_skip_that_names_it(tmp_path):
+    corpus = make_tess(tmp_path / "tess", per_class=2)
+    bad = next(corpus.rglob("OAF_angry/*.wav"))
+    wave = np.full(3200, 0.1, dtype=np.float32)
+    wave[100] = np.nan
+    sf.write(bad, wave, 16000, subtype="FLOAT")
+    report = prepare_tess(corpus, tmp_path / "w")
+    assert report.clips == 11 and len(report.skipped) == 1
+    assert report.skipped[0][0] == bad.name and "non-finite" in report.skipped[0][1]

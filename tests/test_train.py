@@ -122,7 +122,7 @@ def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
 def test_fold_datasets_train_validate_and_test_on_folds(tmp_path):
     from raysynth.datasets.sampling import split_roles
 
-    assert split_roles({"1", "2", "3", "4", "5"}, 5) == ({"2", "3", "4"}, "1", "5")
+    assert split_roles({"1", "2", "3", "4", "5"}, 5) == ({"2", "3", "4"}, {"1"}, {"5"})
     with pytest.raises(ValueError, match="fold has to be one of them"):
         split_roles({"1", "2", "3"}, None)
     with pytest.raises(ValueError, match="fixed train/valid/test"):

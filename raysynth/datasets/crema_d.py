@@ -60,7 +60,7 @@ def prepare_crema_d(
         )
         for p, m in parsed
     ]
-    return write_manifest("crema_d", sources, Path(output_dir), sample_rate)
+    return write_manifest("crema_d", sources, Path(output_dir), sample_rate, corpus_dir=corpus_dir)
 
 
 CREMA_D = register_dataset(

@@ -38,13 +38,15 @@ def prepare_emodb(corpus_dir: str | Path, output_dir: str | Path, sample_rate: i
         raise DatasetError(
             f"{corpus_dir} does not look like EmoDB: expected {EMODB_LAYOUT}. Source: {EMODB_URL}"
         )
-    sources, unknown = [], set()
+    sources, unknown, unused = [], set(), []
     for path in sorted(wav_dir.glob("*.wav")):
         match = _EMODB_NAME.match(path.name)
         if match is None:
+            unused.append((path, "name is not {speaker:2}{text:3}{emotion:1}{version:1}.wav"))
             continue
         if match["speaker"] not in EMODB_FOLDS:
             unknown.add(match["speaker"])
+            unused.append((path, "speaker is not one of EmoDB's 10"))
             continue
         label = EMODB_MAP[match["emo"]]
         sources.append(
@@ -59,7 +61,9 @@ def prepare_emodb(corpus_dir: str | Path, output_dir: str | Path, sample_rate: i
             )
         )
     notes = [f"speaker(s) {', '.join(sorted(unknown))} are not EmoDB's 10; left out"] if unknown else []
-    return write_manifest("emodb", sources, Path(output_dir), sample_rate, notes=notes)
+    return write_manifest(
+        "emodb", sources, Path(output_dir), sample_rate, notes=notes, corpus_dir=corpus_dir, unused=unused
+    )
 
 
 def download_emodb(target_dir: str | Path) -> Path:

@@ -41,7 +41,13 @@ def read_esc50_meta(corpus_dir: Path) -> tuple[Path, list[dict]]:
 
 def _prepare(name: str, corpus_dir: Path, output_dir: Path, sample_rate: int, esc10: bool, on_missing: str):
     root, rows = read_esc50_meta(Path(corpus_dir))
+    unused = []
     if esc10:
+        unused = [
+            (root / "audio" / r["filename"], "an ESC-50 class outside ESC-10")
+            for r in rows
+            if r["esc10"].strip().lower() != "true"
+        ]
         rows = [row for row in rows if row["esc10"].strip().lower() == "true"]
     # ESC-10 renumbers its 10 classes 0..9 in the order of their ESC-50 targets.
     targets = sorted({int(row["target"]) for row in rows})
@@ -60,7 +66,9 @@ def _prepare(name: str, corpus_dir: Path, output_dir: Path, sample_rate: int, es
     ]
     folds = {s.split for s in sources}
     notes = [f"missing fold(s): {', '.join(sorted(set('12345') - folds))}"] if set("12345") - folds else []
-    return write_manifest(name, sources, Path(output_dir), sample_rate, on_missing, notes)
+    return write_manifest(
+        name, sources, Path(output_dir), sample_rate, on_missing, notes, corpus_dir=root, unused=unused
+    )
 
 
 def prepare_esc50(

@@ -47,8 +47,9 @@ def download_fsdd(target_dir: str | Path, url: str = FSDD_URL) -> Path:
     return download_and_extract(url, target_dir, "fsdd", keep="**/recordings")
 
 
-def find_fsdd_sources(corpus_dir: Path, speaker_folds: bool = False) -> list[ClipSource]:
-    """Every ``recordings/*.wav`` with its digit, speaker and split (by index, or the speaker's fold)."""
+def find_fsdd_sources(corpus_dir: Path, speaker_folds: bool = False) -> tuple[list[ClipSource], list]:
+    """Every ``recordings/*.wav`` with its digit, speaker and split (by index, or the speaker's fold),
+    and the files it does not use, with why."""
     recordings = Path(corpus_dir) / "recordings"
     if not recordings.is_dir():
         raise DatasetError(
@@ -56,10 +57,11 @@ def find_fsdd_sources(corpus_dir: Path, speaker_folds: bool = False) -> list[Cli
             f"{recordings} does not exist. Get the corpus with `python jobs/prepare.py fsdd "
             f"--download --root <data_root>` or from {FSDD_URL}"
         )
-    sources = []
+    sources, unused = [], []
     for path in sorted(recordings.glob("*.wav")):
         match = _NAME.match(path.name)
         if match is None:
+            unused.append((path, "name is not {digit}_{speaker}_{index}.wav"))
             continue
         digit, index = int(match["digit"]), int(match["index"])
         split = "test" if index in TEST_INDICES else "valid" if index in VALID_INDICES else "train"
@@ -80,23 +82,34 @@ def find_fsdd_sources(corpus_dir: Path, speaker_folds: bool = False) -> list[Cli
         fold = {speaker: str(i + 1) for i, speaker in enumerate(sorted({s.speaker for s in sources}))}
         for source in sources:
             source.split = fold[source.speaker]
-    return sources
+    return sources, unused
 
 
 def prepare_fsdd(corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000) -> PrepareReport:
     """Write ``<output_dir>/manifest.parquet`` from an FSDD corpus directory."""
-    return write_manifest("fsdd", find_fsdd_sources(Path(corpus_dir)), Path(output_dir), sample_rate)
+    sources, unused = find_fsdd_sources(Path(corpus_dir))
+    return write_manifest(
+        "fsdd", sources, Path(output_dir), sample_rate, corpus_dir=Path(corpus_dir), unused=unused
+    )
 
 
 def prepare_fsdd_speakers(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
 ) -> PrepareReport:
     """Write ``<output_dir>/manifest.parquet`` with one fold per speaker (``split`` = "1" ... "6")."""
-    sources = find_fsdd_sources(Path(corpus_dir), speaker_folds=True)
+    sources, unused = find_fsdd_sources(Path(corpus_dir), speaker_folds=True)
     folds = sorted({s.split for s in sources}, key=int)
     speakers = {s.split: s.speaker for s in sources}
     notes = ["speaker folds: " + ", ".join(f"{fold}={speakers[fold]}" for fold in folds)]
-    return write_manifest("fsdd_speakers", sources, Path(output_dir), sample_rate, notes=notes)
+    return write_manifest(
+        "fsdd_speakers",
+        sources,
+        Path(output_dir),
+        sample_rate,
+        notes=notes,
+        corpus_dir=Path(corpus_dir),
+        unused=unused,
+    )
 
 
 LAYOUT = "fsdd/recordings/{digit}_{speaker}_{index}.wav"

@@ -78,7 +78,9 @@ def prepare_gtzan(
     absent = [g for g in GENRES if not (genres_dir / g).is_dir()]
     if absent:
         notes.append(f"partial corpus: genre folder(s) {', '.join(absent)} absent")
-    return write_manifest("gtzan", sources, Path(output_dir), sample_rate, notes=notes)
+    return write_manifest(
+        "gtzan", sources, Path(output_dir), sample_rate, notes=notes, corpus_dir=Path(corpus_dir)
+    )
 
 
 GTZAN = register_dataset(

@@ -67,7 +67,9 @@ def prepare_iemocap(
                         f"Ses{session:02d}{utt.rsplit('_', 1)[1][0]}",
                     )
                 )
-    return write_manifest("iemocap", sources, Path(output_dir), sample_rate, on_missing, notes)
+    return write_manifest(
+        "iemocap", sources, Path(output_dir), sample_rate, on_missing, notes, corpus_dir=root
+    )
 
 
 IEMOCAP = register_dataset(

@@ -7,6 +7,7 @@ skipped and counted in the :class:`PrepareReport`, never fatal.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,7 +19,15 @@ import pyarrow.parquet as pq
 
 from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
 from raysynth.datasets.registry import DatasetError
-from raysynth.schemas import REAL_MANIFEST_SCHEMA, check_schema, file_id, write_table_atomic
+from raysynth.datasets.sampling import VALID_SUFFIX
+from raysynth.schemas import (
+    REAL_MANIFEST_SCHEMA,
+    check_schema,
+    class_names_of,
+    file_id,
+    with_hf_features,
+    write_table_atomic,
+)
 
 MANIFEST_NAME = "manifest.parquet"
 
@@ -60,6 +69,8 @@ class PrepareReport:
     orig_channels: dict[int, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unused: list[tuple[str, str]] = field(default_factory=list)  # files seen and not used, with why
+    shared_speakers: int | None = None  # speakers heard in more than one split (None: no speakers)
 
     def summary(self) -> str:
         lines = [
@@ -77,6 +88,14 @@ class PrepareReport:
             lines.append(
                 f"  {len(self.missing)} metadata row(s) without audio, first: {', '.join(self.missing[:5])}"
             )
+        if self.unused:
+            reasons = Counter(why for _, why in self.unused)
+            lines.append(f"  not used: {len(self.unused)} file(s) the recipe saw")
+            for why, count in reasons.most_common():
+                first = ", ".join(name for name, w in self.unused if w == why)[:160]
+                lines.append(f"    {count} {why}, first: {first}")
+        if self.shared_speakers is not None:
+            lines.append(f"  speakers heard in more than one split: {self.shared_speakers}")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -92,18 +111,31 @@ def write_manifest(
     on_missing: str = "fail",
     notes: Iterable[str] = (),
     loader: Callable[[Path, int], Decoded] = load_audio,
+    corpus_dir: Path | None = None,
+    unused: Iterable[tuple[Path, str]] = (),
 ) -> PrepareReport:
     """Decode, resample and FLAC-encode every source into ``<output_dir>/manifest.parquet``.
 
     Unreadable or empty files are skipped and counted in the report, never fatal. Sources whose
     file does not exist (a metadata row without audio) fail the run with ``on_missing="fail"``,
-    or are counted and left out with ``"continue"``.
+    or are counted and left out with ``"continue"``. Every audio file under ``corpus_dir`` that no
+    source uses is counted in ``report.unused``, with the recipe's reason (``unused``) or a
+    generic one. Two sources with one clip id are an error that names both files.
     """
     if on_missing not in ON_MISSING:
         raise ValueError(f"on_missing has to be one of {ON_MISSING}, but is {on_missing!r}")
     manifest = Path(output_dir) / MANIFEST_NAME
     report = PrepareReport(dataset=dataset, manifest=manifest, notes=list(notes))
     sources = list(sources)
+    first_of: dict[str, Path] = {}
+    for source in sources:
+        if source.id in first_of:
+            raise DatasetError(
+                f"{dataset}: {first_of[source.id]} and {source.path} map to the same clip id '{source.id}'; "
+                f"remove one of the copies"
+            )
+        first_of[source.id] = source.path
+    report.unused = unused_files(corpus_dir, sources, unused)
     report.missing = [str(s.path.name) for s in sources if not s.exists()]
     if report.missing and on_missing == "fail":
         raise DatasetError(
@@ -149,13 +181,74 @@ def write_manifest(
         raise DatasetError(
             f"{dataset}: no readable audio among the corpus files ({len(report.skipped)} skipped)"
         )
-    write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), manifest)
+    table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
+    names = class_names_of((row["label_id"], row["label"]) for row in rows)
+    write_table_atomic(with_hf_features(table, sample_rate, names), manifest)
     report.clips = len(rows)
     report.per_split = dict(Counter(row["split"] for row in rows))
     report.per_class = dict(Counter(row["label"] for row in rows))
     report.orig_sample_rates = dict(rates)
     report.orig_channels = dict(channels)
+    report.shared_speakers = shared_speakers(rows)
+    report.notes.extend(fold_notes(rows))
     return report
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".au", ".aiff", ".mp3", ".avi", ".mp4")
+FEW_CLIPS = 3  # a fold or split with fewer clips of a class is flagged
+
+
+def unused_files(
+    corpus_dir: Path | None, sources: list[ClipSource], unused: Iterable[tuple[Path, str]]
+) -> list[tuple[str, str]]:
+    """Audio files under ``corpus_dir`` that no source reads: the recipe's reasons, then a generic one."""
+    if corpus_dir is None:
+        return [(str(path), why) for path, why in unused]
+    corpus_dir = Path(corpus_dir)
+    used = {s.path.resolve() for s in sources if not s.virtual} | {
+        s.origin.resolve() for s in sources if s.origin
+    }
+    reasons = {Path(path).resolve(): why for path, why in unused}
+    found = []
+    for path in sorted(
+        p for p in corpus_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    ):
+        resolved = path.resolve()
+        if resolved not in used:
+            name = os.fsdecode(path.relative_to(corpus_dir)).encode("utf-8", "backslashreplace").decode()
+            found.append((name, reasons.get(resolved, "not in the recipe's layout")))
+    return found
+
+
+def shared_speakers(rows: list[dict]) -> int | None:
+    """How many speakers have clips in more than one split (``None`` when no clip names a speaker).
+
+    A fold's validation part (``"2-valid"``) counts as its fold: a trial never tests on it apart.
+    """
+    splits: dict[str, set[str]] = {}
+    for row in rows:
+        if row["speaker"] is not None:
+            splits.setdefault(row["speaker"], set()).add(row["split"].removesuffix(VALID_SUFFIX))
+    return sum(len(s) > 1 for s in splits.values()) if splits else None
+
+
+def fold_notes(rows: list[dict]) -> list[str]:
+    """Flags for splits (or folds) where a class has no clip, or fewer than :data:`FEW_CLIPS`."""
+    counts = Counter((row["split"], row["label"]) for row in rows)
+    labels = sorted({row["label"] for row in rows})
+    notes = []
+    for split in sorted({row["split"] for row in rows}):
+        none = [label for label in labels if counts[(split, label)] == 0]
+        few = [
+            f"{label} ({counts[(split, label)]})"
+            for label in labels
+            if 0 < counts[(split, label)] < FEW_CLIPS
+        ]
+        if none:
+            notes.append(f"split {split} has no clip of: {', '.join(none[:10])}")
+        if few:
+            notes.append(f"split {split} has fewer than {FEW_CLIPS} clips of: {', '.join(few[:10])}")
+    return notes
 
 
 def _source_id(path: Path, cache: dict[Path, str]) -> str:

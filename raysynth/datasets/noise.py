@@ -19,7 +19,13 @@ from raysynth.audio import AudioDecodeError, encode_flac, load_audio
 from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_prefix
 from raysynth.datasets.sampling import group_split
-from raysynth.schemas import REAL_MANIFEST_SCHEMA, file_id, write_table_atomic
+from raysynth.schemas import (
+    REAL_MANIFEST_SCHEMA,
+    class_names_of,
+    file_id,
+    with_hf_features,
+    write_table_atomic,
+)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".au", ".aiff")
 
@@ -77,6 +83,7 @@ def prepare_noise(
         report.orig_sample_rates[decoded.orig_sample_rate] = (
             report.orig_sample_rates.get(decoded.orig_sample_rate, 0) + 1
         )
+        report.orig_channels[decoded.orig_channels] = report.orig_channels.get(decoded.orig_channels, 0) + 1
         for index, start in enumerate(range(0, decoded.wave.size, segment)):
             piece = decoded.wave[start : start + segment]
             if piece.size < segment // 2 or not np.any(piece):
@@ -101,7 +108,9 @@ def prepare_noise(
             report.total_seconds += piece.size / sample_rate
     if not rows:
         raise DatasetError(f"{directory}: no usable noise ({len(report.skipped)} file(s) skipped)")
-    write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), report.manifest)
+    table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
+    names = class_names_of((row["label_id"], row["label"]) for row in rows)
+    write_table_atomic(with_hf_features(table, sample_rate, names), report.manifest)
     report.clips = len(rows)
     for row in rows:
         report.per_split[row["split"]] = report.per_split.get(row["split"], 0) + 1

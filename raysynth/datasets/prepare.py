@@ -19,6 +19,7 @@ from typing import Any
 from raysynth.audio import RESAMPLER
 from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, get_recipe
+from raysynth.schemas import SCHEMA_VERSION
 
 RECIPE_FILE = "recipe.json"
 
@@ -76,6 +77,7 @@ def plan_manifest(
         "dataset": recipe.name,
         "version": recipe.version,
         "resampler": RESAMPLER,
+        "schema": SCHEMA_VERSION,
         "corpus": str(corpus_dir),
         "sample_rate": sample_rate,
         "options": options,

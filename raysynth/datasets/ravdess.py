@@ -56,7 +56,7 @@ def prepare_ravdess(
                 f"{actor:02d}",
             )
         )
-    return write_manifest("ravdess", sources, Path(output_dir), sample_rate)
+    return write_manifest("ravdess", sources, Path(output_dir), sample_rate, corpus_dir=corpus_dir)
 
 
 RAVDESS = register_dataset(

@@ -106,15 +106,23 @@ def stratified_split(
 STANDARD_SPLITS = {"train", "valid", "test"}
 
 
-def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], str, str]:
+VALID_SUFFIX = "-valid"
+
+
+def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], set[str], set[str]]:
     """Which manifest splits a trial trains, validates and tests on.
 
     Manifests with ``train/valid/test`` use them as they are (``fold`` must be ``None``).
     Manifests whose splits are fold numbers test on ``fold``, validate on the next fold
-    (cyclically) and train on the rest.
+    (cyclically) and train on the rest. Where folds carry a validation part of their own
+    (``"2-valid"`` beside ``"2"``, for corpora with too few speakers to spare one for validation,
+    such as TESS's two), the test fold is tested whole, and the other folds train on their main
+    parts and validate on their validation parts.
 
     >>> split_roles({"1", "2", "3", "4", "5"}, 5)
-    ({'2', '3', '4'}, '1', '5')
+    ({'2', '3', '4'}, {'1'}, {'5'})
+    >>> split_roles({"1", "1-valid", "2", "2-valid"}, 1)
+    ({'2'}, {'2-valid'}, {'1', '1-valid'})
     """
     splits = set(splits)
     if splits <= STANDARD_SPLITS:
@@ -122,12 +130,15 @@ def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], str,
             raise ValueError(
                 f"this dataset has fixed train/valid/test splits; fold has to be unset, but is {fold}"
             )
-        return {"train"}, "valid", "test"
-    folds = sorted(splits, key=lambda s: int(s) if s.isdigit() else s)
-    if fold is None or str(fold) not in splits:
+        return {"train"}, {"valid"}, {"test"}
+    main = sorted({s.removesuffix(VALID_SUFFIX) for s in splits}, key=lambda s: int(s) if s.isdigit() else s)
+    if fold is None or str(fold) not in main:
         raise ValueError(
-            f"this dataset is split into folds {', '.join(folds)}; fold has to be one of them, but is {fold}"
+            f"this dataset is split into folds {', '.join(main)}; fold has to be one of them, but is {fold}"
         )
     test = str(fold)
-    valid = folds[(folds.index(test) + 1) % len(folds)]
-    return splits - {test, valid}, valid, test
+    if any(s.endswith(VALID_SUFFIX) for s in splits):
+        rest = [f for f in main if f != test]
+        return set(rest), {f + VALID_SUFFIX for f in rest} & splits, {test, test + VALID_SUFFIX} & splits
+    valid = main[(main.index(test) + 1) % len(main)]
+    return splits - {test, valid}, {valid}, {test}

@@ -17,6 +17,7 @@ Layout: ``<word>/<speaker hash>_nohash_<n>.wav``, the official ``validation_list
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,30 +39,55 @@ def download_speech_commands(target_dir: str | Path, url: str = SC_URL) -> Path:
     return download_and_extract(url, target_dir, "speech_commands")
 
 
-def _scan(corpus_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
-    """(relative path, word, split) for every utterance; notes on what is missing."""
-    if not (corpus_dir / "testing_list.txt").is_file():
+UNKNOWN, SILENCE = "_unknown_", "_silence_"
+
+
+@dataclass
+class Scan:
+    """The utterances of a Speech Commands copy: ``(relative path, word, split)``, with what was
+    left out (and why) and notes."""
+
+    entries: list[tuple[str, str, str]]
+    unused: list[tuple[Path, str]]
+    notes: list[str]
+    test_release: bool = False  # the separately published test set: folders per label, no lists
+    silence: list[str] = field(default_factory=list)  # the test release's _silence_ recordings
+
+
+def _scan(corpus_dir: Path) -> Scan:
+    """Every utterance of the training release (with its lists) or of the test-set release."""
+    test_release = not (corpus_dir / "testing_list.txt").is_file() and (
+        (corpus_dir / UNKNOWN).is_dir() or (corpus_dir / SILENCE).is_dir()
+    )
+    if not (corpus_dir / "testing_list.txt").is_file() and not test_release:
         raise DatasetError(
-            f"{corpus_dir} does not look like Speech Commands: expected {LAYOUT}. Source: {SC_URL}"
+            f"{corpus_dir} does not look like Speech Commands: expected {LAYOUT}, or the test-set release "
+            f"(<word>/, _unknown_/, _silence_/). Source: {SC_URL}"
         )
-    notes = []
-    lists = {}
+    notes, lists = [], {}
+    if test_release:
+        notes.append("the test-set release: every utterance is test data (train on synthetic clips)")
     for split, name in (("valid", "validation_list.txt"), ("test", "testing_list.txt")):
         path = corpus_dir / name
         if path.is_file():
             lists.update({line.strip(): split for line in path.read_text().splitlines() if line.strip()})
-        else:
+        elif not test_release:
             notes.append(f"{name} absent: those utterances are treated as train")
-    entries = []
+    scan = Scan([], [], notes, test_release)
     for wav in sorted(corpus_dir.glob("*/*.wav")):
-        word = wav.parent.name
-        if word.startswith("_"):
-            continue
-        relative = f"{word}/{wav.name}"
-        entries.append((relative, word, lists.get(relative, "train")))
-    if not entries:
+        folder, relative = wav.parent.name, f"{wav.parent.name}/{wav.name}"
+        if test_release and folder == UNKNOWN:
+            scan.entries.append((relative, wav.name.split("_", 1)[0], "test"))  # bed_0c40e715_nohash_0.wav
+        elif test_release and folder == SILENCE:
+            scan.silence.append(relative)
+        elif folder.startswith("_"):
+            if folder != NOISE_DIR:
+                scan.unused.append((wav, f"in {folder}/, a folder that holds no word"))
+        else:
+            scan.entries.append((relative, folder, "test" if test_release else lists.get(relative, "train")))
+    if not scan.entries:
         raise DatasetError(f"{corpus_dir} holds no <word>/*.wav files")
-    return entries, notes
+    return scan
 
 
 def _speaker(name: str) -> str | None:
@@ -72,23 +98,28 @@ def _speaker(name: str) -> str | None:
 def prepare_speech_commands(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
 ) -> PrepareReport:
-    """Write ``<output_dir>/manifest.parquet`` (35 words, official lists)."""
+    """Write ``<output_dir>/manifest.parquet`` (35 words, official lists, or the test-set release)."""
     corpus_dir = Path(corpus_dir)
-    entries, notes = _scan(corpus_dir)
-    words = sorted({word for _, word, _ in entries})
+    scan = _scan(corpus_dir)
+    words = sorted({word for _, word, _ in scan.entries})
     sources = [
-        ClipSource(
-            f"speech_commands/{rel[:-4]}",
-            corpus_dir / rel,
-            split,
-            word,
-            words.index(word),
-            word,
-            _speaker(rel.split("/")[1]),
-        )
-        for rel, word, split in entries
+        ClipSource(f"speech_commands/{rel[:-4]}", corpus_dir / rel, split, word, words.index(word), word,
+                   _speaker(rel.split("/")[1]))
+        for rel, word, split in scan.entries
+    ]  # fmt: skip
+    unused = scan.unused + [
+        (corpus_dir / rel, "silence: the 35-word task has no silence class") for rel in scan.silence
     ]
-    return write_manifest("speech_commands", sources, Path(output_dir), sample_rate, notes=notes)
+    unused += [(p, "background noise, not an utterance") for p in (corpus_dir / NOISE_DIR).glob("*.wav")]
+    return write_manifest(
+        "speech_commands",
+        sources,
+        Path(output_dir),
+        sample_rate,
+        notes=scan.notes,
+        corpus_dir=corpus_dir,
+        unused=unused,
+    )
 
 
 class _SilenceLoader:
@@ -115,62 +146,71 @@ def prepare_speech_commands12(
 ) -> PrepareReport:
     """Write ``<output_dir>/manifest.parquet`` (10 words + _unknown_ + _silence_)."""
     corpus_dir = Path(corpus_dir)
-    entries, notes = _scan(corpus_dir)
-    labels = [*WORDS12, "_unknown_", "_silence_"]
+    scan = _scan(corpus_dir)
+    labels = [*WORDS12, UNKNOWN, SILENCE]
     sources = []
-    for rel, word, split in entries:
-        label = word if word in WORDS12 else "_unknown_"
-        text = word if word in WORDS12 else "an unknown word"
+    for rel, word, split in scan.entries:
+        label = word if word in WORDS12 else UNKNOWN
         sources.append(
             ClipSource(
-                f"speech_commands12/{rel[:-4]}",
-                corpus_dir / rel,
-                split,
-                label,
-                labels.index(label),
-                text,
-                _speaker(rel.split("/")[1]),
+                f"speech_commands12/{rel[:-4]}", corpus_dir / rel, split, label, labels.index(label),
+                word if word in WORDS12 else "an unknown word", _speaker(rel.split("/")[1]),
             )
-        )
+        )  # fmt: skip
+    notes = list(scan.notes)
+    if scan.test_release:  # its silence clips are recordings of their own
+        sources += [
+            ClipSource(f"speech_commands12/{rel[:-4]}", corpus_dir / rel, "test", SILENCE, labels.index(SILENCE), "silence")
+            for rel in scan.silence
+        ]  # fmt: skip
+    else:
+        sources += _silence_crops(corpus_dir, scan, labels, seed, notes)
+    noise = {p.stem: p for p in sorted((corpus_dir / NOISE_DIR).glob("*.wav"))}
+    return write_manifest(
+        "speech_commands12", sources, Path(output_dir), sample_rate, notes=notes, loader=_SilenceLoader(noise, seed),
+        corpus_dir=corpus_dir, unused=scan.unused,
+    )  # fmt: skip
+
+
+def _silence_crops(
+    corpus_dir: Path, scan: Scan, labels: list[str], seed: int, notes: list[str]
+) -> list[ClipSource]:
+    """One-second crops of the background recordings, as many per split as an average word has.
+
+    Each recording feeds the silence of one split only (a seeded split of the recordings), so no
+    split hears another's.
+    """
     noise = {p.stem: p for p in sorted((corpus_dir / NOISE_DIR).glob("*.wav"))}
     if not noise:
         notes.append(f"no {NOISE_DIR}/*.wav: the _silence_ class is empty")
-    # Each background recording feeds the silence of one split only, so no split hears another's.
+        return []
     noise_split = group_split(sorted(noise), seed, valid=0.2, test=0.2)
+    sources = []
     for split in ("train", "valid", "test"):
         stems = [stem for stem in sorted(noise) if noise_split[stem] == split]
-        if noise and not stems:
+        if not stems:
             notes.append(
                 f"no background recording is left for {split} silence: that split has no _silence_ clips"
             )
-        known = [w for _, w, s in entries if s == split and w in WORDS12]
+        known = [w for _, w, s in scan.entries if s == split and w in WORDS12]
         per_word = len(known) // max(1, len(set(known)))
         for index in range(per_word if stems else 0):
             stem = stems[index % len(stems)]
             sources.append(
                 ClipSource(
                     f"speech_commands12/_silence_/{split}-{index}",
-                    corpus_dir / NOISE_DIR / f"{stem}#silence{hash_index(split, index)}",
-                    split,
-                    "_silence_",
-                    labels.index("_silence_"),
-                    "silence",
-                    virtual=True,
-                    origin=noise[stem],
+                    corpus_dir / NOISE_DIR / f"{stem}#silence{hash_index(split, index)}", split, SILENCE,
+                    labels.index(SILENCE), "silence", virtual=True, origin=noise[stem],
                 )
-            )
-    if noise:
-        notes.append(
-            "silence from: "
-            + "; ".join(
-                f"{split} {', '.join(s for s in sorted(noise) if noise_split[s] == split)}"
-                for split in ("train", "valid", "test")
-            )
+            )  # fmt: skip
+    notes.append(
+        "silence from: "
+        + "; ".join(
+            f"{s} {', '.join(n for n in sorted(noise) if noise_split[n] == s)}"
+            for s in ("train", "valid", "test")
         )
-    loader = _SilenceLoader(noise, seed)
-    return write_manifest(
-        "speech_commands12", sources, Path(output_dir), sample_rate, notes=notes, loader=loader
     )
+    return sources
 
 
 def hash_index(split: str, index: int) -> int:

@@ -97,7 +97,7 @@ def prepare_toy(corpus_dir: str | Path, output_dir: str | Path, sample_rate: int
             index = int(path.stem.rsplit("_", 1)[1])
             split = "test" if index < 4 else "valid" if index < 6 else "train"
             sources.append(ClipSource(f"toy/{path.stem}", path, split, label, label_id, label))
-    return write_manifest("toy", sources, Path(output_dir), sample_rate)
+    return write_manifest("toy", sources, Path(output_dir), sample_rate, corpus_dir=Path(corpus_dir))
 
 
 TOY = register_dataset(

@@ -99,9 +99,16 @@ def prepare_ucf101(
     ]
     absent = [c for c in CLASSES if not (videos / c).is_dir()]
     notes = [f"partial corpus: class folder(s) {', '.join(absent)} absent"] if absent else []
+    unused = [
+        (p, "not one of the 20 classes with audio")
+        for p in videos.glob("*/*")
+        if p.parent.name not in CLASS_TEXT
+    ]
+    unused += [(p, f"not in official list {split_list}") for c in CLASS_TEXT for p in (videos / c).glob("*")]
     return write_manifest(
-        "ucf101", sources, Path(output_dir), sample_rate, on_missing, notes, loader=load_video_audio
-    )
+        "ucf101", sources, Path(output_dir), sample_rate, on_missing, notes, loader=load_video_audio,
+        corpus_dir=videos, unused=unused,
+    )  # fmt: skip
 
 
 UCF101 = register_dataset(

@@ -66,7 +66,7 @@ def prepare_us8k(
     notes = (
         [f"partial corpus: fold(s) {', '.join(map(str, absent))} absent, prepared the rest"] if absent else []
     )
-    return write_manifest("us8k", sources, Path(output_dir), sample_rate, on_missing, notes)
+    return write_manifest("us8k", sources, Path(output_dir), sample_rate, on_missing, notes, corpus_dir=root)
 
 
 US8K = register_dataset(

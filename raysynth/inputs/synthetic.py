@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from raysynth.datasets import read_manifest
-from raysynth.datasets.sampling import STANDARD_SPLITS, split_roles
+from raysynth.datasets.sampling import STANDARD_SPLITS, VALID_SUFFIX, split_roles
 from raysynth.generate.plan import ClassInfo, plan_clips
 from raysynth.inputs.resolve import GenerationJob
 
@@ -16,17 +16,20 @@ def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
     """The classes of a manifest (by label id) and each class's clip count in the training part.
 
     For manifests split into folds, the count is the largest over the folds' training parts, so
-    the shards serve every fold.
+    the shards serve every fold. A test-only corpus (the Speech Commands test-set release) has no
+    training part: its test split's counts stand in, so ``synth_multiplier`` keeps its scale.
     """
     table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
     classes = {row["label"]: ClassInfo(row["label"], row["label_id"], row["label_text"]) for row in table}
     splits = {row["split"] for row in table}
-    folds = [None] if splits <= STANDARD_SPLITS else sorted(splits)
+    folds = [None] if splits <= STANDARD_SPLITS else sorted({s.removesuffix(VALID_SUFFIX) for s in splits})
     train_counts: Counter[str] = Counter()
     for fold in folds:
         train_splits, _, _ = split_roles(splits, fold)
         counts = Counter(row["label"] for row in table if row["split"] in train_splits)
         train_counts = train_counts | counts
+    if not train_counts:
+        train_counts = Counter(row["label"] for row in table if row["split"] == "test")
     return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)
 
 

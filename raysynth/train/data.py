@@ -16,7 +16,7 @@ import pyarrow.dataset as pds
 
 from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
-from raysynth.datasets import read_manifest
+from raysynth.datasets import DatasetError, read_manifest
 from raysynth.datasets.sampling import require_classes, split_roles, stratified_subset
 from raysynth.storage import SHARD_GLOB, Location
 
@@ -67,7 +67,7 @@ class RealData:
     valid: pa.Table
     test: pa.Table
     class_names: list[str]
-    train_counts: dict[str, int]  # per class, in the full training split
+    train_counts: dict[str, int]  # per class, in the full training split (a test-only corpus: its test split)
 
 
 def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None = None) -> RealData:
@@ -81,7 +81,7 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     """
     table = read_manifest(manifest)
     split = table.column("split").to_numpy(zero_copy_only=False)
-    train_splits, valid_split, test_split = split_roles(set(split), fold)
+    train_splits, valid_splits, test_splits = split_roles(set(split), fold)
     labels = table.column("label").to_pylist()
     label_ids = table.column("label_id").to_pylist()
     names = dict(sorted(set(zip(label_ids, labels, strict=True))))
@@ -93,13 +93,18 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     subset = train.filter(pa.array([i in chosen for i in ids], type=pa.bool_()))
     if real_fraction > 0:
         require_classes(subset.column("label").to_pylist(), class_names, real_fraction, str(manifest))
-    return RealData(
-        train=subset,
-        valid=table.filter(pa.array(split == valid_split)),
-        test=table.filter(pa.array(split == test_split)),
-        class_names=class_names,
-        train_counts=dict(Counter(train_labels)),
-    )
+    valid = table.filter(pa.array(np.isin(split, sorted(valid_splits))))
+    test = table.filter(pa.array(np.isin(split, sorted(test_splits))))
+    where = f"{manifest}" + (f", fold {fold}" if fold is not None else "")
+    for role, part, needed in (("test", test, True), ("validation", valid, real_fraction > 0)):
+        absent = sorted(set(class_names) - set(part.column("label").to_pylist()))
+        if needed and absent:
+            raise DatasetError(
+                f"{where}: class(es) {', '.join(map(repr, absent))} have no {role} clip in splits "
+                f"{sorted(test_splits if role == 'test' else valid_splits)}; a {role} score would leave them out"
+            )
+    counts = Counter(train_labels) or Counter(test.column("label").to_pylist())  # a test-only corpus
+    return RealData(train=subset, valid=valid, test=test, class_names=class_names, train_counts=dict(counts))
 
 
 def load_synthetic(
