@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from raysynth.config import GenerationConfig
 from raysynth.generate.engine import ShardWriter, clip_problem
@@ -277,3 +278,87 @@ def test_audioldm2_prompt_cache_is_bounded_and_does_not_change_clips(monkeypatch
     generator.generate(["a", "b", "c"], [2, 3, 4], 0.25)
     assert len(generator._encoded) == 2 and "rain sound" not in generator._encoded
     np.testing.assert_allclose(generator.generate(["rain sound"], [1], 0.25)[0], first, atol=1e-6)
+
+
+# --- Fast decoding: the same tokens as the reference loops -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lm",
+    [
+        {},  # audiocraft's defaults: post-norm, biases, einsum attention
+        {
+            "memory_efficient": True,
+            "bias_proj": False,
+            "bias_ff": False,
+            "bias_attn": False,
+            "norm_first": True,
+        },
+    ],
+    ids=["post_norm", "audiogen_lm_yaml"],
+)
+def test_audiogen_fast_decode_gives_the_reference_tokens(lm):
+    """fp32 on CPU: lm_decode.fast_generate against audiocraft's LMModel.generate, per-clip seeds,
+    top-k sampling and guidance, for audiocraft's default layer and the audiogen_lm.yaml one."""
+    from raysynth.generators import lm_decode
+    from raysynth.generators.audiogen import audiogen_config, build_audiogen_from_config, per_clip_sampling
+
+    model = build_audiogen_from_config(audiogen_config(**lm), seed=3)
+    assert lm_decode.unsupported(model.lm) is None
+    prompts, seeds = ["a dog barks", "rain on a tin roof", "a car passes"], [11, 12, 13]
+    attributes, _ = model._prepare_tokens_and_attributes(prompts, None)
+    kwargs = {"max_gen_len": 40, "use_sampling": True, "top_k": 30, "cfg_coef": 3.0}
+    with torch.inference_mode(), per_clip_sampling(seeds, "cpu"):
+        reference = model.lm.generate(None, attributes, **kwargs)
+    with torch.inference_mode(), per_clip_sampling(seeds, "cpu"):
+        fast = lm_decode.fast_generate(model.lm, None, attributes, **kwargs)
+    assert reference.shape == (3, 4, 40) and torch.equal(reference, fast)
+    assert len(set(reference[:, 0].flatten().tolist())) > 5  # sampled, not a constant
+
+
+def test_audiogen_generator_uses_the_fast_loop_and_falls_back_with_a_reason(caplog):
+    from raysynth.generators.audiogen import AudioGenGenerator, build_tiny_audiogen
+
+    fast, reference = (
+        AudioGenGenerator(build_tiny_audiogen(), 30, 3.0, fast_decode=f) for f in (True, False)
+    )
+    assert (fast.decoding, reference.decoding) == ("fast", "reference")
+    clips = [g.generate(["a bell rings", "wind"], [5, 6], 1.0) for g in (fast, reference)]
+    assert all(np.array_equal(a, b) for a, b in zip(*clips, strict=True))
+    model = build_tiny_audiogen()
+    model.lm.two_step_cfg = True
+    with caplog.at_level("WARNING"):
+        assert (
+            AudioGenGenerator(model, fast_decode=True).decoding
+            == "reference (two_step_cfg runs guidance as two passes)"
+        )
+    assert "fast decoding does not support two_step_cfg" in caplog.text
+
+
+def test_musicgen_static_cache_gives_the_reference_tokens():
+    from raysynth.generators.musicgen import MusicGenGenerator, build_tiny_musicgen
+
+    model, tokenizer = build_tiny_musicgen(seed=2)
+    fast = MusicGenGenerator(model, tokenizer, "tiny", top_k=20, fast_decode=True)
+    reference = MusicGenGenerator(model, tokenizer, "tiny", top_k=20, fast_decode=False)
+    assert (
+        fast.decode_kwargs["cache_implementation"] == "static"
+        and "cache_implementation" not in reference.decode_kwargs
+    )
+    clips = [g.generate(["drums", "a slow piano tune"], [1, 2], 0.5) for g in (fast, reference)]
+    assert all(np.array_equal(a, b) for a, b in zip(*clips, strict=True))
+    assert np.abs(clips[0][0]).max() > 0
+
+
+def test_execution_settings_stay_out_of_the_recipe():
+    from raysynth.config import GenerationConfig
+    from raysynth.generators import check_generation, generation_recipe
+
+    on, off = (
+        GenerationConfig(generator="audiogen"),
+        GenerationConfig(generator="audiogen", fast_decode=False),
+    )
+    assert generation_recipe(on) == generation_recipe(off) and "fast_decode" not in generation_recipe(on)
+    assert check_generation(on).fast_decode is True and check_generation(off).fast_decode is False
+    with pytest.raises(GeneratorError, match="fast_decode, which audioldm2 does not read"):
+        check_generation(GenerationConfig(generator="audioldm2", fast_decode=True))

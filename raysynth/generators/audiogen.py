@@ -8,6 +8,8 @@ weights, offline, for tests and ``--smoke-test``.
 
 from __future__ import annotations
 
+import functools
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from audiocraft.models import AudioGen
 
     from raysynth.config import GenerationConfig
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "facebook/audiogen-medium"
 TINY_MODEL_ID = "raysynth/tiny-audiogen"
@@ -188,16 +192,37 @@ class AudioGenGenerator:
         model: a loaded ``AudioGen``.
         top_k: top-k sampling of the language model.
         guidance: classifier-free guidance coefficient.
+        fast_decode: decode with :func:`raysynth.generators.lm_decode.fast_generate` (the same
+            tokens as audiocraft's loop; a model it does not support falls back, saying why).
+        compile: on CUDA, capture the fast decode step with ``torch.compile`` (CUDA graphs).
     """
 
     name = "audiogen"
 
-    def __init__(self, model: AudioGen, top_k: int = 250, guidance: float = 3.0) -> None:
+    def __init__(
+        self,
+        model: AudioGen,
+        top_k: int = 250,
+        guidance: float = 3.0,
+        fast_decode: bool = True,
+        compile: bool = False,
+    ) -> None:
         self.model = model
         self.model_id = model.name
         self.sample_rate = int(model.sample_rate)
         self.top_k = top_k
         self.guidance = guidance
+        self.decoding = "reference"
+        if fast_decode:
+            from raysynth.generators import lm_decode
+
+            reason = lm_decode.unsupported(model.lm)
+            if reason:
+                log.warning("audiogen: fast decoding does not support %s; using audiocraft's loop", reason)
+                self.decoding = f"reference ({reason})"
+            else:
+                model.lm.generate = functools.partial(lm_decode.fast_generate, model.lm, compile_step=compile)
+                self.decoding = "fast"
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> AudioGenGenerator:
@@ -207,7 +232,7 @@ class AudioGenGenerator:
         else:
             model = load_audiogen(config.model_id or DEFAULT_MODEL_ID, device)
         set_autocast(model, config.dtype)
-        return cls(model, top_k=config.top_k, guidance=config.guidance)
+        return cls(model, config.top_k, config.guidance, bool(config.fast_decode), bool(config.compile))
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
         """Generate one clip per prompt; clip b depends only on its prompt and ``seeds[b]``, not on its batch."""
@@ -231,4 +256,5 @@ register_generator(
     max_duration_s=10.0,
     batch_size=32,
     settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
+    execution={"fast_decode": True, "compile": False},
 )(AudioGenGenerator.from_config)

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from raysynth.audio import fix_length
-from raysynth.generators.base import eval_components, hub_error, register_generator, torch_dtype
+from raysynth.generators.base import (
+    compile_denoiser,
+    eval_components,
+    hub_error,
+    register_generator,
+    torch_dtype,
+)
 from raysynth.generators.tiny_tokenizers import tiny_roberta_tokenizer, tiny_t5_tokenizer
 
 if TYPE_CHECKING:
@@ -187,6 +193,7 @@ class AudioLDM2Generator:
             model_id = config.model_id or DEFAULT_MODEL_ID
             pipeline = load_audioldm2(model_id, dtype)
         set_scheduler(pipeline, config.scheduler or "dpm")
+        compile_denoiser(pipeline, "unet", bool(config.compile), device)
         return cls(pipeline.to(device), model_id, config.steps or 25, config.guidance, config.negative_prompt)
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -248,5 +255,6 @@ register_generator(
     max_duration_s=30.0,
     batch_size=8,
     settings={"dtype": "fp32", "guidance": 3.5, "steps": 25, "scheduler": "dpm", "negative_prompt": None},
+    execution={"compile": False},
     schedulers=("dpm", "ddim"),
 )(AudioLDM2Generator.from_config)

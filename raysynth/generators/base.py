@@ -51,6 +51,9 @@ class Backend:
         settings: the ``generation`` keys the backend reads, with their defaults (``None``: no
             default). A key it does not read is refused when a spec sets it, and every key it
             reads is part of the recipe that names its clips.
+        execution: the ``generation`` keys it reads that change speed, never the audio, with their
+            defaults (``fast_decode``, proven token-identical; ``compile``). They are left out of
+            the recipe, as the batch size is.
         schedulers: the ``generation.scheduler`` values it accepts (first: the default).
         num_gpus: GPUs per actor when the spec gives none (0: a CPU backend, one actor per CPU).
         speech: a text-to-speech backend: its prompt is the words to say, not a sound description.
@@ -62,6 +65,7 @@ class Backend:
     max_duration_s: float
     batch_size: int
     settings: dict[str, Any] = field(default_factory=dict)
+    execution: dict[str, Any] = field(default_factory=dict)
     schedulers: tuple[str, ...] = ()
     num_gpus: float = 1.0
     speech: bool = False
@@ -101,8 +105,9 @@ def resolve_model_id(config: GenerationConfig) -> str:
 def effective_config(config: GenerationConfig) -> GenerationConfig:
     """``config`` with every backend-dependent default (``None``) filled in from the backend."""
     backend = check_generator_name(config.generator)
+    defaults = {**backend.settings, **backend.execution}
     update: dict[str, Any] = {
-        key: default for key, default in backend.settings.items() if getattr(config, key) is None
+        key: default for key, default in defaults.items() if getattr(config, key) is None
     }
     if config.batch_size is None:
         update["batch_size"] = backend.batch_size
@@ -144,11 +149,12 @@ def check_generation(config: GenerationConfig) -> GenerationConfig:
         GeneratorError: naming the value and what was expected.
     """
     backend = check_generator_name(config.generator)
-    ignored = sorted(config.given() - set(backend.settings) - set(ACTOR_KEYS))
+    ignored = sorted(config.given() - set(backend.settings) - set(backend.execution) - set(ACTOR_KEYS))
     if ignored:
         raise GeneratorError(
             f"generation sets {', '.join(ignored)}, which {config.generator} does not read "
-            f"(it reads {', '.join(sorted(backend.settings)) or 'no settings'}); set it under "
+            f"(it reads {', '.join(sorted({*backend.settings, *backend.execution})) or 'no settings'}); "
+            f"set it under "
             f"generation.per_generator.<backend> for the backend that reads it, or remove it"
         )
     if not 0 < config.duration_s <= backend.max_duration_s:
@@ -192,6 +198,15 @@ def build_generator(config: GenerationConfig) -> Generator:
     """Load the generator named in ``config`` (call once per actor)."""
     config = check_generation(config)
     return BACKENDS[config.generator].factory(config)
+
+
+def compile_denoiser(pipeline, attribute: str, enabled: bool, device: str) -> None:
+    """``torch.compile`` the pipeline's denoiser (UNet or transformer) on CUDA when asked; the first
+    batch of each shape then pays the compilation. On CPU it is left as it is (nothing to gain)."""
+    if enabled and device == "cuda":
+        import torch
+
+        setattr(pipeline, attribute, torch.compile(getattr(pipeline, attribute), fullgraph=False))
 
 
 def eval_components(pipeline):

@@ -129,8 +129,17 @@ class MusicGenGenerator:
 
     name = "musicgen"
 
-    def __init__(self, model, tokenizer, model_id: str, top_k: int = 250, guidance: float = 3.0) -> None:
+    def __init__(
+        self, model, tokenizer, model_id: str, top_k: int = 250, guidance: float = 3.0, fast_decode: bool = True,
+        compile: bool = False,
+    ) -> None:  # fmt: skip
         self.model, self.tokenizer, self.model_id = model, tokenizer, model_id
+        # Fast decoding: transformers' static key/value cache (fixed shapes; with it transformers
+        # captures the decode step in CUDA graphs on a GPU when compile is on). Attention is
+        # already SDPA and guidance one batched forward. Greedy decoding over the per-clip noise
+        # gives the same tokens either way (tests/test_generators.py).
+        self.decode_kwargs: dict = {"cache_implementation": "static"} if fast_decode else {}
+        self.decode_kwargs["disable_compile"] = not compile
         self.sample_rate = int(model.config.audio_encoder.sampling_rate)
         self.frame_rate = float(model.config.audio_encoder.frame_rate)
         self.num_codebooks = int(model.decoder.config.num_codebooks)
@@ -147,7 +156,10 @@ class MusicGenGenerator:
         else:
             model_id = config.model_id or DEFAULT_MODEL_ID
             model, tokenizer = load_musicgen(model_id, dtype)
-        return cls(model.to(device), tokenizer, model_id, config.top_k, config.guidance)
+        return cls(
+            model.to(device), tokenizer, model_id, config.top_k, config.guidance, bool(config.fast_decode),
+            bool(config.compile),
+        )  # fmt: skip
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
         """Generate one clip per prompt; clip b depends only on its prompt and ``seeds[b]``."""
@@ -165,6 +177,7 @@ class MusicGenGenerator:
                 guidance_scale=self.guidance,
                 max_new_tokens=steps,
                 logits_processor=processors,
+                **self.decode_kwargs,
             )
         num_samples = int(round(duration_s * self.sample_rate))
         return [fix_length(clip[0].float().cpu().numpy(), num_samples) for clip in audio]
@@ -177,4 +190,5 @@ register_generator(
     max_duration_s=30.0,
     batch_size=16,
     settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
+    execution={"fast_decode": True, "compile": False},
 )(MusicGenGenerator.from_config)

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from raysynth.audio import fix_length
-from raysynth.generators.base import eval_components, hub_error, register_generator, torch_dtype
+from raysynth.generators.base import (
+    compile_denoiser,
+    eval_components,
+    hub_error,
+    register_generator,
+    torch_dtype,
+)
 from raysynth.generators.tiny_tokenizers import tiny_t5_tokenizer
 
 if TYPE_CHECKING:
@@ -116,6 +122,7 @@ class StableAudioGenerator:
         else:
             model_id = config.model_id or DEFAULT_MODEL_ID
             pipeline = load_stable_audio(model_id, dtype)
+        compile_denoiser(pipeline, "transformer", bool(config.compile), device)
         return cls(pipeline.to(device), model_id, config.steps or 50, config.guidance, config.negative_prompt)
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
@@ -148,5 +155,6 @@ register_generator(
     max_duration_s=47.0,
     batch_size=4,
     settings={"dtype": "fp32", "guidance": 7.0, "steps": 50, "scheduler": "dpm", "negative_prompt": None},
+    execution={"compile": False},
     schedulers=("dpm",),
 )(StableAudioGenerator.from_config)
