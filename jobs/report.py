@@ -16,12 +16,15 @@ from pathlib import Path
 from raysynth.cli import run_main
 from raysynth.report import (
     DEFAULT_METRIC,
+    caveat,
     experiment_notes,
     experiment_record,
     load,
     local_copy,
+    metric_name,
     pivot,
     status_line,
+    to_html,
     to_latex,
     to_markdown,
 )
@@ -58,7 +61,9 @@ def main() -> int:
         notes += describe(equivalents, per_class, args.metric)
         equivalents.to_csv(Path(args.out or experiment_dirs[0]) / "real_equivalent.csv", index=False)
     stats = pivot(df, args.rows, args.cols, args.metric)
-    markdown = to_markdown(stats, args.rows, args.cols) + "\n" + "".join(f"\nnote: {n}" for n in notes)
+    warning = caveat(experiment_record(experiment_dirs[0]))
+    markdown = to_markdown(stats, args.rows, args.cols, args.metric, warning) + "\n"
+    markdown += "".join(f"\nnote: {n}" for n in notes)
     print(markdown)
     out = Path(args.out or experiment_dirs[0])
     out.mkdir(parents=True, exist_ok=True)
@@ -66,16 +71,16 @@ def main() -> int:
     stats.to_csv(out / f"table_{args.metric}.csv", index=False)
     (out / f"table_{args.metric}.md").write_text(markdown + "\n")
     (out / f"table_{args.metric}.tex").write_text(
-        to_latex(stats, args.rows, args.cols, f"{args.metric}.") + "\n"
+        to_latex(stats, args.rows, args.cols, warning, args.metric) + "\n"
     )
     figures, skipped = all_figures(df[df["status"] == "completed"], out, args.metric)
     print(f"\nwrote {out}/trials.csv, table_{args.metric}.{{csv,md,tex}} and {len(figures)} figure(s)")
     for reason in skipped:
         print(f"  skipped {reason}")
     if not args.no_html:
-        table_html = stats.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        table_html = to_html(stats, args.rows, args.cols, args.metric, warning)
         page = write_html(out / "report.html", f"raysynth: {', '.join(d.name for d in experiment_dirs)}",
-                          {f"{args.metric} by {', '.join(args.rows + args.cols)}": table_html
+                          {f"{metric_name(args.metric)}, by {', '.join(args.rows + args.cols)}": table_html
                            + "".join(f"<p>note: {html.escape(n)}</p>" for n in notes)}, figures,
                           audio_gallery(experiment_dirs[0]))  # fmt: skip
         print(f"  {page}")

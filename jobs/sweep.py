@@ -44,7 +44,16 @@ def main() -> int:
         parser.error("give --config SPEC or --smoke-test")
 
     from raysynth.inputs import ensure, resolve, trial_context, varying_axes
-    from raysynth.report import ReportError, load, pivot, status_counts, status_line, to_markdown
+    from raysynth.report import (
+        ReportError,
+        caveat,
+        experiment_record,
+        load,
+        pivot,
+        status_counts,
+        status_line,
+        to_markdown,
+    )
     from raysynth.sweep import run_sweep
 
     spec = load_spec(args.config or smoke_spec())
@@ -63,7 +72,8 @@ def main() -> int:
     varying = [axis for axis in varying_axes(list(resolved.cells)) if axis != "seed"]
     rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
     try:
-        print(to_markdown(pivot(trials, rows, cols), rows, cols))
+        note = caveat(experiment_record(result.experiment_dir))
+        print(to_markdown(pivot(trials, rows, cols), rows, cols, caveat=note))
     except ReportError as error:  # e.g. every trial failed: there is nothing to tabulate
         print(f"no results table: {error}")
     print(f"\nfull report: uv run python jobs/report.py {result.experiment_dir}")

@@ -71,6 +71,10 @@ class _Backend(_Strict):
     runtime_env: dict[str, Any] | None = Field(
         None, description="Ray runtime_env for the generator actors (e.g. pip pins of a conflicting backend)"
     )
+    fast_decode: bool | None = Field(
+        None, description="language-model backends: static-cache decoding loop (same tokens; default true)"
+    )
+    compile: bool | None = Field(None, description="torch.compile the decode step / denoiser on CUDA")
     # tts (eSpeak NG): the ranges each clip's values are drawn from, seeded per clip.
     voices: list[str] | None = Field(None, description="tts: eSpeak NG languages/accents (default: English)")
     voice_variants: list[str] | None = Field(
@@ -300,6 +304,38 @@ class ResourcesConfig(_Strict):
     max_failures: int = Field(1, ge=0, description="retries of a failed trial, from its last checkpoint")
 
 
+class SearchConfig(_Strict):
+    """How Tune picks the trials: every grid cell (default), or a search over the cells.
+
+    ``random`` and ``optuna`` (Optuna's TPE) run ``num_samples`` trials, each on one cell of the grid,
+    with ``real_fraction`` drawn from ``real_fraction_range`` (log-uniform) when it is given. The
+    ``asha`` scheduler stops weak trials early on validation accuracy, never on test. Optuna
+    also optimises validation accuracy.
+    """
+
+    algorithm: Literal["grid", "random", "optuna"] = "grid"
+    num_samples: int = Field(1, ge=1, description="random/optuna: trials to run (grid: every cell once)")
+    real_fraction_range: Range | None = Field(
+        None, description="random/optuna: draw real_fraction log-uniformly from (low, high) in (0, 1]"
+    )
+    scheduler: Literal["fifo", "asha"] = "fifo"
+    grace_period: int = Field(1, ge=1, description="asha: epochs every trial runs before it can be stopped")
+    reduction_factor: float = Field(
+        3.0, gt=1, description="asha: 1/reduction_factor of trials go on per rung"
+    )
+
+    @model_validator(mode="after")
+    def _search_needs_samples(self) -> SearchConfig:
+        if self.algorithm == "grid" and (self.num_samples != 1 or self.real_fraction_range is not None):
+            raise ValueError(
+                "search.num_samples and search.real_fraction_range need algorithm random or optuna"
+            )
+        low, high = self.real_fraction_range or (0.5, 1.0)
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"search.real_fraction_range has to be in (0, 1], but is {[low, high]}")
+        return self
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     paths: PathsConfig = PathsConfig()
@@ -308,6 +344,7 @@ class ExperimentSpec(_Strict):
     train: TrainConfig = TrainConfig()
     noise: NoiseConfig = NoiseConfig()
     grid: GridConfig = GridConfig()
+    search: SearchConfig = SearchConfig()
     resources: ResourcesConfig = ResourcesConfig()
 
     @model_validator(mode="after")

@@ -17,6 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# Bumped whenever a schema changes; part of every manifest's and clip recipe's hash, so files of an
+# older schema are rebuilt in a folder of their own, never read against the new contract.
+SCHEMA_VERSION = 2
+
 AUDIO_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 
 REAL_MANIFEST_SCHEMA = pa.schema(
@@ -25,7 +29,7 @@ REAL_MANIFEST_SCHEMA = pa.schema(
         ("dataset", pa.string()),
         ("split", pa.string()),
         ("label", pa.string()),
-        ("label_id", pa.int32()),
+        ("label_id", pa.int64()),  # int64: the Arrow type of a datasets ClassLabel
         ("label_text", pa.string()),
         ("audio", AUDIO_TYPE),
         ("sample_rate", pa.int32()),
@@ -44,7 +48,7 @@ SYNTH_SHARD_SCHEMA = pa.schema(
         ("id", pa.string()),
         ("dataset", pa.string()),
         ("label", pa.string()),
-        ("label_id", pa.int32()),
+        ("label_id", pa.int64()),  # int64: the Arrow type of a datasets ClassLabel
         ("generator", pa.string()),
         ("model_id", pa.string()),
         ("strategy", pa.string()),
@@ -64,6 +68,7 @@ SYNTH_SHARD_SCHEMA = pa.schema(
 )
 
 PROVENANCE_KEY = b"raysynth"
+HF_KEY = b"huggingface"  # where Hugging Face datasets reads a file's features
 RECIPE_KEY = b"raysynth_recipe"
 
 
@@ -91,6 +96,30 @@ def with_provenance(table: pa.Table, provenance: dict[str, Any] | None) -> pa.Ta
     metadata = dict(table.schema.metadata or {})
     metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
     return table.replace_schema_metadata(metadata)
+
+
+def with_hf_features(table: pa.Table, sample_rate: int, class_names: list[str]) -> pa.Table:
+    """``table`` with Hugging Face ``datasets`` features in its schema metadata: ``audio`` as
+    ``Audio(sampling_rate)`` and ``label_id`` as ``ClassLabel(names)``, every other column as the
+    ``Value`` of its Arrow type. ``load_dataset("parquet", ...)`` then decodes audio and names labels
+    with no cast."""
+    features: dict[str, Any] = {}
+    for field in table.schema:
+        if field.name == "audio":
+            features["audio"] = {"sampling_rate": int(sample_rate), "decode": True, "_type": "Audio"}
+        elif field.name == "label_id":
+            features["label_id"] = {"names": list(class_names), "_type": "ClassLabel"}
+        else:
+            features[field.name] = {"dtype": str(field.type), "_type": "Value"}
+    metadata = dict(table.schema.metadata or {})
+    metadata[HF_KEY] = json.dumps({"info": {"features": features}}).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def class_names_of(ids_and_labels) -> list[str]:
+    """``names[label_id]`` from ``(label_id, label)`` pairs (an id with no label gets ``"<id>"``)."""
+    found = dict(ids_and_labels)
+    return [str(found.get(i, i)) for i in range(max(found, default=-1) + 1)]
 
 
 def write_table_atomic(table: pa.Table, path: Path, provenance: dict[str, Any] | None = None) -> Path:

@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from raysynth.report import ReportError, load, pivot, to_markdown
@@ -34,7 +35,8 @@ def test_pivot_mean_std_over_seeds(tmp_path):
     assert row["mean"] == pytest.approx(0.7) and row["count"] == 2
     assert row["std"] == pytest.approx(0.1414, abs=1e-3)
     md = to_markdown(stats, ["real_fraction"], ["synth_multiplier"])
-    assert "0.700 ± 0.141 (n=2)" in md and "| real_fraction=0.5 | 0.400 ± 0.000 (n=1) |" in md
+    assert "0.700 ± 0.141 (n=2)" in md and "| real_fraction=0.5 | 0.400 (n=1) |" in md  # n=1: no spread
+    assert md.startswith("test accuracy at the epoch chosen on validation: mean ± std")
 
 
 def test_unknown_axis_lists_available(tmp_path):
@@ -67,7 +69,8 @@ def test_latex_booktabs_marks_best_cell(tmp_path):
         stats = pivot(load(exp), ["real_fraction"], ["synth_multiplier"])
     latex = to_latex(stats, ["real_fraction"], ["synth_multiplier"], "FSDD.")
     assert "\\toprule" in latex and "\\bottomrule" in latex and "n = 1" in latex
-    assert "\\textbf{0.800 $\\pm$ 0.000}" in latex and "\\textbf{0.700 $\\pm$ 0.000}" in latex
+    assert "\\textbf{0.800}" in latex and "\\textbf{0.700}" in latex and "$\\pm$ 0.000" not in latex
+    assert "Test accuracy at the epoch chosen on validation" in latex
     assert "\\textbf{0.400" not in latex
 
 
@@ -78,3 +81,53 @@ def test_combines_directories_and_rejects_empty(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ReportError, match="no Tune trials"):
         load(tmp_path / "empty")
+
+
+def test_ties_are_not_bold_and_html_shows_the_same_pivot(tmp_path):
+    from raysynth.report import caveat, metric_name, to_html
+
+    exp = fake_experiment(
+        tmp_path / "e",
+        [
+            ({"real_fraction": r, "synth_multiplier": m, "seed": 0}, [a])
+            for r, m, a in [(0.5, 0, 0.8), (1.0, 0, 0.8), (0.5, 1, 0.6), (1.0, 1, 0.7)]
+        ],
+    )
+    with pytest.warns(UserWarning):
+        stats = pivot(load(exp), ["real_fraction"], ["synth_multiplier"])
+    md = to_markdown(stats, ["real_fraction"], ["synth_multiplier"])
+    assert "**0.800" not in md and "**0.700 (n=1)**" in md  # a tie marks no cell; a unique best does
+    page = to_html(stats, ["real_fraction"], ["synth_multiplier"], caveat="toy")
+    assert page.count("<tr>") == 3 and "<th>synth_multiplier=0</th>" in page and "<b>0.700 (n=1)</b>" in page
+    assert "<b>0.800" not in page and "<p><b>toy</b></p>" in page
+    assert metric_name("selected_test_acc@10dB").endswith("held-out noise at 10dB")
+    smoke = {"spec": {"dataset": {"name": "toy"}, "generation": {"tiny": True}}}
+    assert (
+        caveat(smoke) == "toy data and a random-weight generator: this checks the plumbing, not the science"
+    )
+    assert caveat({"spec": {"dataset": {"name": "fsdd"}, "generation": {"generator": "tts"}}}) == ""
+
+
+def test_figures_facet_every_varying_axis_and_keep_error_bars_in_range(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from raysynth.report.figures import MAX_FACETS, all_figures, interval, real_fraction_figure
+
+    rows = []
+    for generator in ("audiogen", "tts"):
+        for rf in (0.1, 1.0):
+            for m in (0, 1):
+                for seed, acc in ((0, 0.99), (1, 0.55)):  # a wide spread near 1: a naive bar leaves [0, 1]
+                    rows.append({"generator": generator, "real_fraction": rf, "synth_multiplier": m,
+                                 "seed": seed, "selected_test_acc": acc, "strategy": "label"})  # fmt: skip
+    df = pd.DataFrame(rows)
+    ci = interval(df, ["generator", "real_fraction", "synth_multiplier"], "selected_test_acc")
+    assert (ci["high"] <= 1).all() and (ci["low"] >= 0).all() and (ci["high"] == 1).any()
+    fig = real_fraction_figure(df)
+    assert len(fig.axes) == 2  # generator varies and is not a line: one panel each
+    assert {ax.get_title().splitlines()[-1] for ax in fig.axes} == {"generator=audiogen", "generator=tts"}
+    assert all("(n=2)" in t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts())
+    plt.close(fig)
+    many = pd.concat([df.assign(fold=None, variant=str(v)) for v in range(MAX_FACETS)])
+    written, skipped = all_figures(many, tmp_path)
+    assert any(s.startswith("fig_real_fraction: 24 panels of generator, variant") for s in skipped), skipped

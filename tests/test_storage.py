@@ -4,6 +4,8 @@ Tune's storage on S3 is tested end to end by the smoke sweep submitted with ``ra
 (tests/test_e2e.py).
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,37 @@ def test_unreachable_store_is_a_clear_error(monkeypatch):
         monkeypatch.setenv(key, value)
     with pytest.raises(storage.StorageError, match="cannot list the shard store s3://raysynth/x"):
         storage.list_files("s3://raysynth/x")
+
+
+def test_hugging_face_datasets_opens_shards_and_manifests_as_audio_with_label_names(tmp_path):
+    """load_dataset("parquet") gives decoded audio at the right rate and named labels, with no cast."""
+    import datasets
+    import numpy as np
+    import soundfile as sf
+
+    from raysynth.config import GenerationConfig
+    from raysynth.datasets.manifest import ClipSource, write_manifest
+    from raysynth.generate.engine import ShardWriter
+    from raysynth.generate.plan import ClassInfo, plan_clips
+    from raysynth.generators import generation_recipe
+
+    sources = []
+    for label_id, label in enumerate(["dog", "rain"]):
+        path = tmp_path / f"{label}.wav"
+        sf.write(
+            path, (0.1 * np.random.default_rng(label_id).standard_normal(8000)).astype(np.float32), 16000
+        )
+        sources.append(ClipSource(f"c/{label}", path, "train", label, label_id, label))
+    report = write_manifest("c", sources, tmp_path / "manifest", 8000)
+    config = GenerationConfig(generator="audiogen", tiny=True, duration_s=0.5, batch_size=4)
+    classes = [ClassInfo("dog", 0, "dog"), ClassInfo("rain", 1, "rain")]
+    plan = plan_clips("c", classes, generation_recipe(config), "label", 2, 0)
+    writer = ShardWriter(config.model_dump_json(), str(tmp_path / "shards"), 8000, {}, ["dog", "rain"])
+    writer({"chunk": np.array([json.dumps(plan)])})
+    for files in (str(report.manifest), str(tmp_path / "shards" / "*.parquet")):
+        ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
+        assert ds.features["audio"] == datasets.Audio(sampling_rate=8000)
+        assert ds.features["label_id"].names == ["dog", "rain"]
+        clip = ds[0]["audio"]
+        assert clip["sampling_rate"] == 8000 and clip["array"].ndim == 1 and clip["array"].size > 1000
+        assert ds.features["label_id"].int2str(ds[0]["label_id"]) == ds[0]["label"]

@@ -21,7 +21,7 @@ from raysynth import storage
 from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
 from raysynth.generate.plan import attempt_seed
-from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema
+from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, class_names_of, with_hf_features
 from raysynth.storage import SHARD_GLOB, Location
 
 __all__ = ["SHARD_GLOB"]
@@ -113,7 +113,14 @@ def clip_problem(wave: np.ndarray) -> str | None:
 class ShardWriter:
     """Ray Data callable class: one generator per actor, one shard per input chunk."""
 
-    def __init__(self, config_json: str, out_dir: str, sample_rate: int, provenance: dict) -> None:
+    def __init__(
+        self,
+        config_json: str,
+        out_dir: str,
+        sample_rate: int,
+        provenance: dict,
+        class_names: list[str] | None = None,
+    ) -> None:
         from raysynth.generators import build_generator
 
         self.config = GenerationConfig.model_validate_json(config_json)
@@ -121,6 +128,7 @@ class ShardWriter:
         self.out_dir = out_dir
         self.sample_rate = sample_rate
         self.provenance = provenance
+        self.class_names = class_names or []
         self.oom_splits = 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -194,6 +202,8 @@ class ShardWriter:
             )
         name = hashlib.sha256("".join(row["id"] for row in rows).encode()).hexdigest()[:16]
         table = pa.Table.from_pylist(records, schema=SYNTH_SHARD_SCHEMA)
+        names = self.class_names or class_names_of((r["label_id"], r["label"]) for r in records)
+        table = with_hf_features(table, self.sample_rate, names)
         return storage.write_table(table, storage.join(self.out_dir, f"part-{name}.parquet"), self.provenance)
 
 
@@ -262,6 +272,7 @@ def run_generation(
             "out_dir": str(out_dir),
             "sample_rate": sample_rate,
             "provenance": provenance,
+            "class_names": class_names_of((row["label_id"], row["label"]) for row in plan),
         },
         batch_size=1,
         concurrency=_actor_count(config),

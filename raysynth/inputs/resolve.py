@@ -19,7 +19,7 @@ from raysynth.datasets import DatasetRecipe, ManifestPlan, get_recipe, plan_mani
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
 from raysynth.generators import BACKENDS, GeneratorError, check_generation, generation_recipe
 from raysynth.inputs.cells import trial_cells
-from raysynth.schemas import file_id
+from raysynth.schemas import SCHEMA_VERSION, file_id
 from raysynth.storage import Location
 
 NOISE_TEMPLATE = "{label} noise"
@@ -202,6 +202,7 @@ def _job(
         **generation_recipe(config),
         "sample_rate": spec.dataset.sample_rate,
         "resampler": RESAMPLER,
+        "schema": SCHEMA_VERSION,
         "clip_seconds": spec.dataset.clip_seconds,
         # How the prompts are made: clips of another template or description file never mix in.
         "strategy": strategy,

@@ -8,8 +8,10 @@
 from raysynth.report.tables import (
     DEFAULT_METRIC,
     best_per_column,
+    metric_name,
     pivot,
     shortfall_notes,
+    to_html,
     to_latex,
     to_markdown,
 )
@@ -18,6 +20,7 @@ from raysynth.report.trials import (
     INPUTS_FILE,
     STATUSES,
     ReportError,
+    caveat,
     experiment_notes,
     experiment_record,
     load,
@@ -33,6 +36,9 @@ __all__ = [
     "STATUSES",
     "ReportError",
     "best_per_column",
+    "caveat",
+    "metric_name",
+    "to_html",
     "experiment_notes",
     "experiment_record",
     "load",

@@ -1,91 +1,175 @@
 """The paper's figure types from a results DataFrame (matplotlib, PNG and PDF).
 
-Each function draws one figure and returns it; :func:`all_figures` writes every figure whose
-axes vary in the results, and says which it skipped and why.
+No figure averages over an axis it does not show: each axis that varies in the results (other
+than the replicates, ``seed`` and ``fold``) is either the x axis, a line, or a facet (one panel
+per value). A figure that would need more than :data:`MAX_FACETS` panels is refused with a message.
+Error bars are 95% confidence intervals of the mean over replicates (Student's t, seeds and folds
+only), clipped to [0, 1] for scores in that range, with n in the legend.
+
+:func:`all_figures` writes every figure the results support, and says which it skipped and why.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy import stats as scipy_stats  # noqa: E402
 
 from raysynth.report import DEFAULT_METRIC  # noqa: E402
+from raysynth.report.tables import metric_name  # noqa: E402
+from raysynth.report.trials import AXES  # noqa: E402
+
+REPLICATES = ("seed", "fold")
+MAX_FACETS = 12
 
 
-def _mean_std(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
-    return (
-        df.groupby(by, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index().fillna({"std": 0.0})
-    )
+class FigureRefused(ValueError):
+    """A figure that cannot show every varying axis (too many panels)."""
+
+
+def varying(df: pd.DataFrame, shown: set[str]) -> list[str]:
+    """Axes that vary in ``df`` and are neither shown nor replicates."""
+    return [
+        a
+        for a in AXES
+        if a in df and a not in shown and a not in REPLICATES and df[a].astype(str).nunique() > 1
+    ]
+
+
+def interval(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
+    """Mean, n and the 95% confidence interval of the mean of ``metric`` per ``by`` group, clipped
+    to [0, 1] when every value is in [0, 1]."""
+    grouped = df.groupby(by, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
+    t = scipy_stats.t.ppf(0.975, np.maximum(grouped["count"] - 1, 1))
+    half = np.where(grouped["count"] > 1, t * grouped["std"].fillna(0.0) / np.sqrt(grouped["count"]), 0.0)
+    low, high = grouped["mean"] - half, grouped["mean"] + half
+    if df[metric].between(0, 1).all():
+        low, high = low.clip(0, 1), high.clip(0, 1)
+    return grouped.assign(low=low, high=high)
+
+
+def _label(axes: list[str], key) -> str:
+    values = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{a}={v}" for a, v in zip(axes, values, strict=True))
+
+
+def line_figure(
+    df: pd.DataFrame, x: str, series: list[str], metric: str, title: str, xlabel: str, xscale: str = "linear"
+):
+    """``metric`` against ``x``, one line per ``series`` value, one panel per other varying axis."""
+    facets = varying(df, {x, *series})
+    panels = list(df.groupby(facets, dropna=False)) if facets else [((), df)]
+    if len(panels) > MAX_FACETS:
+        raise FigureRefused(
+            f"{len(panels)} panels of {', '.join(facets)} (at most {MAX_FACETS}); pass fewer results"
+        )
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False, sharey=True)
+    for ax, (key, part) in zip(axes[0], panels, strict=True):
+        for name, line in interval(part, [*series, x], metric).groupby(series, dropna=False):
+            line = line.sort_values(x)
+            counts = sorted(set(line["count"].astype(int)))
+            ax.errorbar(
+                line[x], line["mean"], yerr=[line["mean"] - line["low"], line["high"] - line["mean"]],
+                marker="o", capsize=3, label=f"{_label(series, name)} (n={'/'.join(map(str, counts))})",
+            )  # fmt: skip
+        ax.set(xscale=xscale, xlabel=xlabel, title=f"{title}\n{_label(facets, key)}" if facets else title)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(metric_name(metric).replace(" at the epoch", "\nat the epoch"), fontsize=8)
+    fig.text(0.5, 0.005, "error bars: 95% CI over seeds and folds", ha="center", fontsize=7)
+    return fig
 
 
 def synth_multiplier_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     """Accuracy vs synth_multiplier, one line per generator × strategy (paper, Fig. 2)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    stats = _mean_std(df, ["generator", "strategy", "synth_multiplier"], metric)
-    for (generator, strategy), part in stats.groupby(["generator", "strategy"], dropna=False):
-        ax.errorbar(
-            part["synth_multiplier"],
-            part["mean"],
-            yerr=part["std"],
-            marker="o",
-            capsize=3,
-            label=f"{generator} / {strategy}",
-        )
-    ax.set(
-        xlabel="synthetic clips per real clip (synth_multiplier)",
-        ylabel=metric,
-        title="Synthetic data amount",
-    )
-    ax.legend(fontsize=8)
-    return fig
+    return line_figure(df, "synth_multiplier", ["generator", "strategy"], metric, "Synthetic data amount",
+                       "synthetic clips per real clip (synth_multiplier)")  # fmt: skip
 
 
 def real_fraction_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     """Accuracy vs real_fraction, real only vs real + synthetic (paper, Fig. 3)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
     data = df.assign(
         kind=df["synth_multiplier"].map(lambda m: "real only" if m == 0 else f"real + synthetic x{m:g}")
     )
-    for kind, part in _mean_std(data, ["kind", "real_fraction"], metric).groupby("kind"):
-        ax.errorbar(part["real_fraction"], part["mean"], yerr=part["std"], marker="o", capsize=3, label=kind)
-    ax.set(xscale="log", xlabel="fraction of real training data", ylabel=metric, title="Real data amount")
-    ax.legend(fontsize=8)
-    return fig
+    return line_figure(data.drop(columns=["synth_multiplier"]), "real_fraction", ["kind"], metric,
+                       "Real data amount", "fraction of real training data", "log")  # fmt: skip
 
 
-def class_precision_figure(df: pd.DataFrame):
-    """Per-class test precision, zero-shot trials where there are any (paper, Fig. 4)."""
-    zero_shot = df[df["real_fraction"] == 0] if (df["real_fraction"] == 0).any() else df
+def class_precision_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
+    """Per-class test precision of the best cell of the results (paper, Fig. 4), over its replicates."""
+    axes = varying(df, set())
+    best = df
+    if axes:
+        means = df.groupby(axes, dropna=False)[metric].mean()
+        key = means.idxmax()
+        best = df[
+            (df[axes].astype(str) == [str(v) for v in (key if isinstance(key, tuple) else (key,))]).all(1)
+        ]
     columns = [c for c in df.columns if c.startswith("precision/")]
-    means = zero_shot[columns].mean().sort_values()
+    means = best[columns].mean().sort_values()
     fig, ax = plt.subplots(figsize=(5, max(2.5, 0.22 * len(columns))))
     ax.barh([c.split("/", 1)[1] for c in means.index], means.values)
-    title = "Class-wise precision" + (" (zero-shot)" if zero_shot is not df else "")
-    ax.set(xlabel="test precision", xlim=(0, 1), title=title)
+    where = f"best cell: {_label(axes, key)}" if axes else "all trials"
+    ax.set(xlabel="test precision", xlim=(0, 1), title=f"Class-wise precision (n={len(best)})\n{where}")
+    ax.title.set_fontsize(8)
     return fig
 
 
-def snr_figure(df: pd.DataFrame):
+def confusion_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
+    """The test confusion matrices at the selected epoch of the best and the worst cell (summed over
+    the cell's replicates), rows true, columns predicted."""
+    axes = varying(df, set())
+    data = df.dropna(subset=["selected_test_confusion"])
+    if axes:
+        means = data.groupby(axes, dropna=False)[metric].mean().sort_values()
+        picks = (
+            [("best", means.index[-1]), ("worst", means.index[0])]
+            if len(means) > 1
+            else [("all", means.index[0])]
+        )
+    else:
+        picks = [("all trials", None)]
+    names = [c.split("/", 1)[1] for c in df.columns if c.startswith("precision/")]
+    fig, panels = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 4), squeeze=False)
+    for ax, (which, key) in zip(panels[0], picks, strict=True):
+        part = data
+        if key is not None:
+            values = [str(v) for v in (key if isinstance(key, tuple) else (key,))]
+            part = data[(data[axes].astype(str) == values).all(axis=1)]
+        matrix = sum(np.array(json.loads(m)) for m in part["selected_test_confusion"])
+        ax.imshow(matrix, cmap="Blues")
+        labels = names if len(names) == len(matrix) else [str(i) for i in range(len(matrix))]
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, int(count), ha="center", va="center", fontsize=5)
+        where = _label(axes, key) if key is not None else ""
+        ax.set_title(f"{which} (n={len(part)}): {where}", fontsize=7)
+        ax.set(xlabel="predicted", ylabel="true")
+    return fig
+
+
+def snr_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     """Accuracy vs test SNR, one line per noise_source (paper, Fig. 5)."""
     snr_columns = sorted(
-        (c for c in df.columns if c.startswith("selected_test_acc@")),
-        key=lambda c: -float(c.split("@")[1][:-2]),
+        (c for c in df.columns if c.startswith(f"{metric}@")), key=lambda c: -float(c.split("@")[1][:-2])
     )
-    columns = ["selected_test_acc", *snr_columns]
-    labels = ["clean", *(c.split("@")[1] for c in snr_columns)]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for source, part in df.groupby("noise_source", dropna=False):
-        means, stds = part[columns].mean(), part[columns].std().fillna(0.0)
-        ax.errorbar(
-            labels, means.values, yerr=stds.values, marker="o", capsize=3, label=f"train noise: {source}"
-        )
-    ax.set(xlabel="test condition", ylabel="test accuracy", title="Noise robustness")
-    ax.legend(fontsize=8)
+    order = {"clean": 0, **{c.split("@")[1]: i + 1 for i, c in enumerate(snr_columns)}}
+    keep = [c for c in df.columns if c not in snr_columns and c != metric]
+    long = pd.concat(
+        [df[keep].assign(condition=name, position=order[name], score=df[column])
+         for name, column in [("clean", metric), *((c.split("@")[1], c) for c in snr_columns)]]
+    )  # fmt: skip
+    fig = line_figure(long, "position", ["noise_source"], "score", "Noise robustness", "test condition")
+    for ax in fig.axes:
+        ax.set_xticks(list(order.values()), list(order))
+    fig.axes[0].set_ylabel(f"{metric_name(metric)}\n(clean, then noisy test sets)", fontsize=8)
     return fig
 
 
@@ -97,8 +181,9 @@ def all_figures(
     plans = {
         "fig_synth_multiplier": (varies("synth_multiplier"), lambda: synth_multiplier_figure(df, metric), "synth_multiplier does not vary"),
         "fig_real_fraction": (varies("real_fraction"), lambda: real_fraction_figure(df, metric), "real_fraction does not vary"),
-        "fig_class_precision": (any(c.startswith("precision/") for c in df.columns), lambda: class_precision_figure(df), "no per-class precision in the results"),
-        "fig_snr": (any(c.startswith("selected_test_acc@") for c in df.columns), lambda: snr_figure(df), "no noisy evaluation in the results"),
+        "fig_class_precision": (any(c.startswith("precision/") for c in df.columns), lambda: class_precision_figure(df, metric), "no per-class precision in the results"),
+        "fig_confusion": ("selected_test_confusion" in df.columns and df["selected_test_confusion"].notna().any(), lambda: confusion_figure(df, metric), "no confusion matrix in the results"),
+        "fig_snr": (any(c.startswith(f"{metric}@") for c in df.columns), lambda: snr_figure(df, metric), "no noisy evaluation in the results"),
     }  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     written, skipped = [], []
@@ -106,8 +191,12 @@ def all_figures(
         if not possible:
             skipped.append(f"{name}: {reason}")
             continue
-        fig = draw()
-        fig.tight_layout()
+        try:
+            fig = draw()
+        except FigureRefused as error:
+            skipped.append(f"{name}: {error}")
+            continue
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
         for suffix in ("png", "pdf"):
             fig.savefig(out_dir / f"{name}.{suffix}", dpi=150)
         plt.close(fig)

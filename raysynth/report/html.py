@@ -11,50 +11,100 @@ import pandas as pd
 import pyarrow.dataset as pds
 
 from raysynth import storage
+from raysynth.audio import decode_flac
 from raysynth.report import INPUTS_FILE
 
 
+def spectrogram_png(data: bytes) -> bytes:
+    """A small log-mel spectrogram of encoded audio (torchaudio features, matplotlib image)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+    import torchaudio
+
+    wave, rate = decode_flac(data)
+    mel = torchaudio.transforms.MelSpectrogram(rate, n_fft=512, hop_length=max(1, rate // 100), n_mels=64)
+    image = torchaudio.transforms.AmplitudeToDB(top_db=80)(mel(torch.from_numpy(wave).float()))
+    fig, ax = plt.subplots(figsize=(2.4, 1.1), dpi=100)
+    ax.imshow(image.numpy(), origin="lower", aspect="auto", cmap="magma")
+    ax.set_axis_off()
+    fig.subplots_adjust(0, 0, 1, 1)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _audio_tag(data: bytes, caption: str) -> str:
+    """A clip as its log-mel spectrogram (people compare audio by eye first), a player and a caption."""
     source = base64.b64encode(data).decode()
+    image = base64.b64encode(spectrogram_png(data)).decode()
     return (
-        f'<figure><audio controls preload="none" src="data:audio/flac;base64,{source}"></audio>'
+        f"<figure><img class='spec' alt='log-mel spectrogram' src='data:image/png;base64,{image}'><br>"
+        f'<audio controls preload="none" src="data:audio/flac;base64,{source}"></audio>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
 
 def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 10) -> str:
-    """Synthetic clips per class for each generator × strategy, with real clips beside them."""
+    """Synthetic clips per class for each generator × strategy, with real clips beside them.
+
+    An experiment with no synthetic data (a real-only baseline, a noise study) shows its real clips
+    alone. Data that is not where the experiment recorded it (a folder copied off the cluster
+    without its work dir) leaves a one-line note in place of the gallery, never an error.
+    """
     inputs_file = Path(experiment_dir) / INPUTS_FILE
     if not inputs_file.is_file():
         return "<p>No audio gallery: the experiment folder has no record of its data.</p>"
     inputs = json.loads(inputs_file.read_text())
+    if not storage.exists(inputs["manifest"]):
+        return (
+            f"<p>No audio gallery: the manifest {html.escape(str(inputs['manifest']))} is not here "
+            "(the experiment folder was moved without its work dir).</p>"
+        )
     real = pds.dataset(inputs["manifest"]).to_table(columns=["label", "split", "audio"]).to_pandas()
     real = real[real["split"] != "test"]
-    synthetic = []
-    for source in inputs.get("synthetic", []):
-        files = storage.list_files(source["folder"])
-        if files:
-            table = storage.dataset(files).to_table(
-                columns=["label", "generator", "strategy", "prompt", "index", "audio"],
-                filter=(pds.field("recipe") == source["recipe"]) & (pds.field("split") == "train"),
-            )
-            synthetic.append(table.to_pandas())
-    synth = pd.concat(synthetic) if synthetic else pd.DataFrame(columns=["label"])
+    synth = _synthetic_clips(inputs.get("synthetic", []))
     rows = ["<table class='gallery'><tr><th>class</th><th>real</th><th>synthetic</th></tr>"]
     for label in sorted(real["label"].unique())[:max_classes]:
         real_cells = "".join(
             _audio_tag(r["audio"]["bytes"], "real")
             for _, r in real[real["label"] == label].head(per_class).iterrows()
         )
-        synth_cells = "".join(
-            _audio_tag(r["audio"]["bytes"], f"{r['generator']} / {r['strategy']}: {r['prompt']}")
-            for _, group in synth[synth["label"] == label].groupby(["generator", "strategy"])
-            for _, r in group.sort_values("index").head(per_class).iterrows()
+        synth_cells = (
+            "".join(
+                _audio_tag(
+                    r["audio"]["bytes"], f"{r['generator']} / {r['strategy']}: {r['prompt']} {r['params']}"
+                )
+                for _, group in synth[synth["label"] == label].groupby(["generator", "strategy"])
+                for _, r in group.sort_values("index").head(per_class).iterrows()
+            )
+            if synth is not None
+            else "no synthetic data in this experiment"
         )
         rows.append(
             f"<tr><td>{html.escape(str(label))}</td><td>{real_cells}</td><td>{synth_cells or '—'}</td></tr>"
         )
     return "\n".join(rows) + "</table>"
+
+
+def _synthetic_clips(sources: list[dict]) -> pd.DataFrame | None:
+    """The training clips of each synthetic source's recipe; ``None`` when there are none."""
+    frames = []
+    for source in sources:
+        files = storage.list_files(source["folder"])
+        if files:
+            table = storage.dataset(files).to_table(
+                columns=["label", "generator", "strategy", "prompt", "params", "index", "audio"],
+                filter=(pds.field("recipe") == source["recipe"]) & (pds.field("split") == "train"),
+            )
+            frames.append(table.to_pandas())
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames) if frames else None
 
 
 def write_html(out: Path, title: str, tables: dict[str, str], figures: list[Path], gallery: str) -> Path:
@@ -73,7 +123,9 @@ def write_html(out: Path, title: str, tables: dict[str, str], figures: list[Path
         parts.append("<h2>Figures</h2>")
     for figure in figures:
         data = base64.b64encode(Path(figure).read_bytes()).decode()
-        parts.append(f"<img alt='{html.escape(figure.stem)}' src='data:image/png;base64,{data}'>")
+        parts.append(
+            f"<img class='figure' alt='{html.escape(figure.stem)}' src='data:image/png;base64,{data}'>"
+        )
     parts += ["<h2>Audio gallery</h2>", gallery, "</body></html>"]
     out.write_text("\n".join(parts))
     return out

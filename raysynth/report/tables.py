@@ -7,13 +7,32 @@ import pandas as pd
 from raysynth.report.trials import ReportError, status_line
 
 DEFAULT_METRIC = "selected_test_acc"
+_METRICS = {
+    "selected_test_acc": "test accuracy at the epoch chosen on validation",
+    "selected_test_f1": "test macro-F1 at the epoch chosen on validation",
+    "selected_valid_acc": "validation accuracy at the epoch chosen on validation",
+}
+
+
+def metric_name(metric: str) -> str:
+    """What a metric column means, in words (noisy test sets: ``selected_test_acc@10dB``)."""
+    base, _, snr = metric.partition("@")
+    words = _METRICS.get(base, base)
+    return f"{words}, test set mixed with held-out noise at {snr}" if snr else words
 
 
 def best_per_column(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> pd.Series:
-    """Whether each cell of ``stats`` holds the highest mean of its column (all rows if no cols)."""
-    if not cols:
-        return stats["mean"] == stats["mean"].max()
-    return stats["mean"] == stats.groupby(cols, dropna=False)["mean"].transform("max")
+    """Whether each cell of ``stats`` holds the one highest mean of its column (all rows if no cols).
+
+    A tie marks no cell (no column shows two bold cells), and a cell with no completed trial is
+    never best.
+    """
+    means = stats["mean"].where(stats["count"] > 0)
+    groups = stats[cols].astype(str).agg("|".join, axis=1) if cols else pd.Series("", index=stats.index)
+    top = means.groupby(groups).transform("max")
+    is_top = (means == top) & means.notna()
+    unique = is_top.groupby(groups).transform("sum") == 1
+    return is_top & unique
 
 
 def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFAULT_METRIC) -> pd.DataFrame:
@@ -69,7 +88,14 @@ def _row_label(rows: list[str], index) -> str:
     )
 
 
-def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
+def _mean_std(r, plus_minus: str) -> str:
+    """``mean ± std``, or the mean alone where one trial gives no spread."""
+    return f"{r['mean']:.3f}" if r["count"] < 2 else f"{r['mean']:.3f}{plus_minus}{r['std']:.3f}"
+
+
+def to_markdown(
+    stats: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFAULT_METRIC, caveat: str = ""
+) -> str:
     """A markdown table, cells ``mean ± std (n)``, rows × cols; the best cell per column in bold.
 
     Cells with fewer completed trials than planned are named in a note under the table.
@@ -78,12 +104,17 @@ def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
     def fmt(r, best):
         if r["count"] == 0:
             return f"— (0 of {int(r['planned'])})"
-        text = f"{r['mean']:.3f} ± {r['std']:.3f} (n={int(r['count'])})"
+        text = _mean_std(r, " ± ") + f" (n={int(r['count'])})"
         return f"**{text}**" if best else text
 
     table = _cells(stats, rows, cols, fmt)
     header = [" / ".join(rows), *table.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        f"{metric_name(metric)}: mean ± std over completed seeds and folds (n); bold: the best of its column"
+    ]
+    if caveat:
+        lines.insert(0, f"**{caveat}**")
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, row in table.iterrows():
         lines.append(
             "| " + " | ".join([_row_label(rows, index), *(str(v) if pd.notna(v) else "" for v in row)]) + " |"
@@ -92,13 +123,15 @@ def to_markdown(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> str:
     return "\n".join(lines)
 
 
-def to_latex(stats: pd.DataFrame, rows: list[str], cols: list[str], caption: str = "") -> str:
+def to_latex(
+    stats: pd.DataFrame, rows: list[str], cols: list[str], caption: str = "", metric: str = DEFAULT_METRIC
+) -> str:
     """A booktabs LaTeX table, cells ``mean $\\pm$ std``, best cell per column in bold, n in the caption."""
 
     def fmt(r, best):
         if r["count"] == 0:
             return "--"
-        text = f"{r['mean']:.3f} $\\pm$ {r['std']:.3f}"
+        text = _mean_std(r, " $\\pm$ ")
         return f"\\textbf{{{text}}}" if best else text
 
     table = _cells(stats, rows, cols, fmt)
@@ -123,7 +156,34 @@ def to_latex(stats: pd.DataFrame, rows: list[str], cols: list[str], caption: str
     lines += [
         "\\bottomrule",
         "\\end{tabular}",
-        f"\\caption{{{escape(caption)} Mean $\\pm$ std over seeds and folds, n = {', '.join(map(str, counts))}.}}",
+        f"\\caption{{{escape(caption)} {escape(metric_name(metric)).capitalize()}: mean $\\pm$ std over seeds and "
+        f"folds, n = {', '.join(map(str, counts))}.}}",
         "\\end{table}",
     ]
     return "\n".join(lines)
+
+
+def to_html(
+    stats: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFAULT_METRIC, caveat: str = ""
+) -> str:
+    """The markdown table's pivot as HTML (escaped), the best cell per column in bold."""
+    import html
+
+    def fmt(r, best):
+        if r["count"] == 0:
+            return f"— (0 of {int(r['planned'])})"
+        text = html.escape(_mean_std(r, " ± ") + f" (n={int(r['count'])})")
+        return f"<b>{text}</b>" if best else text
+
+    table = _cells(stats, rows, cols, fmt)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [" / ".join(rows), *table.columns])
+    body = "".join(
+        f"<tr><td>{html.escape(_row_label(rows, index))}</td>"
+        + "".join(f"<td>{v if pd.notna(v) else ''}</td>" for v in row)
+        + "</tr>"
+        for index, row in table.iterrows()
+    )
+    intro = f"<p><b>{html.escape(caveat)}</b></p>" if caveat else ""
+    intro += f"<p>{html.escape(metric_name(metric))}: mean ± std over completed seeds and folds (n)</p>"
+    notes = "".join(f"<p>note: {html.escape(n)}</p>" for n in shortfall_notes(stats, rows, cols))
+    return f"{intro}<table class='results'><tr>{head}</tr>{body}</table>{notes}"

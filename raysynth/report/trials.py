@@ -1,7 +1,7 @@
 """Reading an experiment folder: one record per planned trial, with its status.
 
 Every planned trial is accounted for: ``completed`` (it reported its last planned epoch),
-``stopped`` (it ended early with a reason, such as a NaN loss), ``errored`` (Tune gave up on it
+``stopped`` (it ended early with a reason: a NaN loss, or an ASHA early stop), ``errored`` (Tune gave up on it
 after its retries), ``unfinished`` (it started and never ended: the run was killed) and
 ``not run`` (planned in ``raysynth_inputs.json`` but never started). Tables average completed
 trials only and say when a cell has fewer than were planned.
@@ -35,8 +35,15 @@ class ReportError(ValueError):
     """An experiment directory or a query that cannot be answered, with what is available."""
 
 
-def flat_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A trial config with its cell's axes beside the fixed values; lists as JSON text (hashable)."""
+def flat_config(config: dict[str, Any], cells: list[dict] | None = None) -> dict[str, Any]:
+    """A trial config with its cell's axes beside the fixed values; lists as JSON text (hashable).
+
+    A search's trial names its cell by ``cell_index`` into the experiment's ``cells``; the values
+    it sampled (``real_fraction``) win over the cell's.
+    """
+    if "cell_index" in config and cells is not None:
+        sampled = {k: v for k, v in config.items() if k != "cell_index"}
+        config = {**cells[int(config["cell_index"])], **sampled}
     config = {**{k: v for k, v in config.items() if k != "cell"}, **(config.get("cell") or {})}
     return {k: json.dumps(v) if isinstance(v, list) else v for k, v in config.items()}
 
@@ -59,6 +66,13 @@ def trial_status(trial_dir: Path, rows: list[dict]) -> tuple[str, str | None]:
     planned = last.get("epochs_planned")
     if last.get("stopped_reason"):
         return "stopped", str(last["stopped_reason"])
+    marker = trial_dir / "early_stopped.json"
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        return (
+            "stopped",
+            f"early-stopped by {info.get('by', 'the scheduler')} after epoch {info.get('epoch')}",
+        )
     if planned is not None and last.get("epoch") == planned:
         return "completed", None
     if (trial_dir / "error.txt").is_file():
@@ -73,12 +87,12 @@ def trial_status(trial_dir: Path, rows: list[dict]) -> tuple[str, str | None]:
     return "unfinished", None
 
 
-def read_trial(trial_dir: Path) -> dict | None:
+def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     """One trial's record: its axis values, status and last reported metrics (``None``: not a trial)."""
     params_file = trial_dir / "params.json"
     if not params_file.is_file():
         return None
-    config = flat_config(json.loads(params_file.read_text()))
+    config = flat_config(json.loads(params_file.read_text()), cells)
     rows = _rows(trial_dir / "result.json")
     last = next((r for r in reversed(rows) if "epoch" in r), {})
     status, reason = trial_status(trial_dir, rows)
@@ -121,6 +135,8 @@ def _not_run(root: Path, seen: list[dict]) -> list[dict]:
     """Records for the cells the experiment planned but never started."""
     record = experiment_record(root)
     spec = record.get("spec", {})
+    if spec.get("search", {}).get("algorithm", "grid") != "grid":
+        return []  # a search samples cells: the grid is not a plan of trials
     fixed = {
         "dataset": spec.get("dataset", {}).get("name"),
         "backbone": spec.get("train", {}).get("backbone"),
@@ -155,8 +171,11 @@ def load(*experiment_dirs: str | Path) -> pd.DataFrame:
         root = local_copy(experiment_dir)
         if not root.is_dir():
             raise ReportError(f"experiment directory {root} does not exist")
+        cells = experiment_record(root).get("cells")
         found = [
-            r for r in (read_trial(p.parent) for p in sorted(root.glob("*/params.json"))) if r is not None
+            r
+            for r in (read_trial(p.parent, cells) for p in sorted(root.glob("*/params.json")))
+            if r is not None
         ]
         if not found:
             raise ReportError(f"{root} holds no Tune trials (no */params.json)")
@@ -174,6 +193,23 @@ def load(*experiment_dirs: str | Path) -> pd.DataFrame:
         for axis in absent:
             df[axis] = AXIS_DEFAULTS.get(axis)
     return df
+
+
+PLUMBING_CAVEAT = "toy data and a random-weight generator: this checks the plumbing, not the science"
+
+
+def caveat(record: dict) -> str:
+    """One line for results that mean nothing as science: a toy dataset or a random-weight model."""
+    spec = record.get("spec", {})
+    toy = spec.get("dataset", {}).get("name") == "toy"
+    tiny = bool(spec.get("generation", {}).get("tiny")) or bool(spec.get("train", {}).get("tiny"))
+    if toy and tiny:
+        return PLUMBING_CAVEAT
+    if toy:
+        return "toy data made in code: this checks the plumbing, not the science"
+    if tiny:
+        return "a random-weight (tiny) model: its clips are noise, so these numbers are not a finding"
+    return ""
 
 
 def experiment_notes(df: pd.DataFrame, record: dict) -> list[str]:

@@ -21,6 +21,7 @@ from raysynth.report import INPUTS_FILE
 from raysynth.train import NaNLossError, TrialContext, run_trial
 
 CHECKPOINT_FILE = "state.pt"
+EARLY_STOP_FILE = "early_stopped.json"
 
 
 class SweepError(RuntimeError):
@@ -36,19 +37,53 @@ class SweepResult:
     seconds: float
 
 
+VALID_METRIC = "valid_acc"  # what searches and schedulers optimise: validation, never test
+
+
 def param_space(r: Resolved) -> dict[str, Any]:
-    """Tune's param_space: one grid axis over the experiment's distinct trial cells, plus its fixed values."""
+    """Tune's param_space: one grid axis over the experiment's distinct trial cells, plus its fixed
+    values; for a search, a choice of cell (by index) and the ranges it samples."""
     from ray import tune
 
-    return {"cell": tune.grid_search(list(r.cells)), "dataset": r.dataset, "backbone": r.train.backbone}
+    fixed = {"dataset": r.dataset, "backbone": r.train.backbone}
+    search = r.spec.get("search", {})
+    if search.get("algorithm", "grid") == "grid":
+        return {"cell": tune.grid_search(list(r.cells)), **fixed}
+    space: dict[str, Any] = {"cell_index": tune.choice(list(range(len(r.cells)))), **fixed}
+    if search.get("real_fraction_range"):
+        space["real_fraction"] = tune.loguniform(*search["real_fraction_range"])
+    return space
 
 
-def trial_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A Tune config as the trial reads it: the cell's axis values beside the fixed ones."""
-    return {**{k: v for k, v in config.items() if k != "cell"}, **config.get("cell", {})}
+def trial_config(config: dict[str, Any], cells: list[dict] | None = None) -> dict[str, Any]:
+    """A Tune config as the trial reads it: the cell's axis values beside the fixed ones (a search's
+    sampled values win over its cell's)."""
+    cell = config.get("cell") or (cells[config["cell_index"]] if "cell_index" in config else {})
+    sampled = {k: v for k, v in config.items() if k not in ("cell", "cell_index")}
+    return {**cell, **sampled} if "cell_index" in config else {**sampled, **cell}
 
 
-def _trainable(config: dict[str, Any], context: TrialContext) -> None:
+def tune_options(r: Resolved) -> dict[str, Any]:
+    """``search_alg``, ``scheduler`` and ``num_samples`` for ``tune.TuneConfig`` from the spec's search."""
+    from ray import tune
+
+    search = r.spec.get("search", {})
+    options: dict[str, Any] = {}
+    if search.get("algorithm", "grid") != "grid":
+        options["num_samples"] = int(search["num_samples"])
+    if search.get("algorithm") == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
+
+        options["search_alg"] = OptunaSearch(metric=VALID_METRIC, mode="max", seed=r.generation_seed)
+    if search.get("scheduler") == "asha":
+        options["scheduler"] = tune.schedulers.ASHAScheduler(
+            metric=VALID_METRIC, mode="max", time_attr="epoch", max_t=int(r.spec["train"]["epochs"]),
+            grace_period=int(search["grace_period"]), reduction_factor=float(search["reduction_factor"]),
+        )  # fmt: skip
+    return options
+
+
+def _trainable(config: dict[str, Any], context: TrialContext, cells: list[dict] | None = None) -> None:
     """The Tune function trainable: resumes from the trial's last checkpoint, checkpoints every epoch."""
     import torch
     from ray import tune
@@ -68,10 +103,36 @@ def _trainable(config: dict[str, Any], context: TrialContext) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:
-        run_trial(trial_config(config), context, report, resume)
+        run_trial(trial_config(config, cells), context, report, resume)
     except NaNLossError as error:
         # The trial ends with its reason in the results; the rest of the sweep goes on.
         tune.report({"stopped_reason": f"NaN loss: {error}"})
+
+
+def early_stop_marker_class():
+    from ray.tune import Callback
+
+    class EarlyStopMarker(Callback):
+        """Marks a trial that a scheduler ended before its last epoch (``early_stopped.json`` in
+        its folder), so the report counts it as stopped early, not as unfinished."""
+
+        def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+            last = trial.last_result or {}
+            planned, epoch = last.get("epochs_planned"), last.get("epoch")
+            if (
+                planned is not None
+                and epoch is not None
+                and epoch < planned
+                and not last.get("stopped_reason")
+            ):
+                marker = {"epoch": epoch, "epochs_planned": planned, "by": "asha, on validation accuracy"}
+                storage.write_text(storage.join(trial.path, EARLY_STOP_FILE), json.dumps(marker))
+
+    return EarlyStopMarker
+
+
+def EarlyStopMarker():  # noqa: N802 (a factory, so importing this room does not import Tune)
+    return early_stop_marker_class()()
 
 
 def write_inputs_record(experiment_dir: str, r: Resolved, context: TrialContext) -> None:
@@ -113,7 +174,9 @@ def run_sweep(
 
     start = time.perf_counter()
     resources = {"cpu": r.resources.cpus_per_trial, "gpu": r.resources.gpus_per_trial}
-    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), resources)
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, context=context, cells=list(r.cells)), resources
+    )
     name = experiment_name or f"{r.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = f"{storage_path.rstrip('/')}/{name}"
     if resume:
@@ -126,8 +189,11 @@ def run_sweep(
         tuner = tune.Tuner(
             trainable,
             param_space=param_space(r),
-            tune_config=tune.TuneConfig(max_concurrent_trials=r.resources.max_concurrent_trials),
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=r.resources.max_concurrent_trials, **tune_options(r)
+            ),
             run_config=tune.RunConfig(
+                callbacks=[EarlyStopMarker()],
                 name=name,
                 storage_path=storage_path,
                 failure_config=tune.FailureConfig(max_failures=r.resources.max_failures),
