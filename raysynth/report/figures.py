@@ -88,7 +88,12 @@ def line_figure(
 
 def synth_multiplier_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     """Accuracy vs synth_multiplier, one line per generator × strategy (paper, Fig. 2)."""
-    return line_figure(df, "synth_multiplier", ["generator", "strategy"], metric, "Synthetic data amount",
+    real_only = df["synth_multiplier"] == 0  # no generator or strategy applies: name the line so
+    data = df.assign(
+        generator=df["generator"].where(~real_only, "real only"),
+        strategy=df["strategy"].where(~real_only, "-"),
+    )
+    return line_figure(data, "synth_multiplier", ["generator", "strategy"], metric, "Synthetic data amount",
                        "synthetic clips per real clip (synth_multiplier)")  # fmt: skip
 
 
@@ -148,7 +153,8 @@ def confusion_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
         ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
         ax.set_yticks(range(len(labels)), labels, fontsize=6)
         for (i, j), count in np.ndenumerate(matrix):
-            ax.text(j, i, int(count), ha="center", va="center", fontsize=5)
+            color = "white" if count > matrix.max() / 2 else "black"
+            ax.text(j, i, int(count), ha="center", va="center", fontsize=6, color=color)
         where = _label(axes, key) if key is not None else ""
         ax.set_title(f"{which} (n={len(part)}): {where}", fontsize=7)
         ax.set(xlabel="predicted", ylabel="true")

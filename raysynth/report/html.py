@@ -77,9 +77,7 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
         )
         synth_cells = (
             "".join(
-                _audio_tag(
-                    r["audio"]["bytes"], f"{r['generator']} / {r['strategy']}: {r['prompt']} {r['params']}"
-                )
+                _audio_tag(r["audio"]["bytes"], _caption(r))
                 for _, group in synth[synth["label"] == label].groupby(["generator", "strategy"])
                 for _, r in group.sort_values("index").head(per_class).iterrows()
             )
@@ -90,6 +88,12 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
             f"<tr><td>{html.escape(str(label))}</td><td>{real_cells}</td><td>{synth_cells or '—'}</td></tr>"
         )
     return "\n".join(rows) + "</table>"
+
+
+def _caption(row) -> str:
+    """The generator, strategy and prompt of a clip, and what it drew (tts: voice, rate, ...)."""
+    drawn = f" {row['params']}" if row["params"] not in (None, "", "{}") else ""
+    return f"{row['generator']} / {row['strategy']}: {row['prompt']}{drawn}"
 
 
 def _synthetic_clips(sources: list[dict]) -> pd.DataFrame | None:
@@ -114,7 +118,7 @@ def write_html(out: Path, title: str, tables: dict[str, str], figures: list[Path
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}figure{display:inline-block;margin:4px}"
-        "figcaption{font-size:11px;max-width:300px}img{max-width:640px}</style></head><body>",
+        "figcaption{font-size:11px;max-width:300px}img.figure{display:block;max-width:100%;margin:8px 0}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     for name, table_html in tables.items():
