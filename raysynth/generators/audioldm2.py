@@ -16,11 +16,10 @@ import torch
 
 from raysynth.audio import fix_length
 from raysynth.generators.base import (
-    compile_denoiser,
+    diffusion_pipeline,
     eval_components,
     hub_error,
     register_generator,
-    torch_dtype,
 )
 from raysynth.generators.tiny_tokenizers import tiny_roberta_tokenizer, tiny_t5_tokenizer
 
@@ -185,16 +184,11 @@ class AudioLDM2Generator:
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> AudioLDM2Generator:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch_dtype(config.dtype)
-        if config.tiny:
-            model_id, pipeline = TINY_MODEL_ID, build_tiny_audioldm2(seed=config.seed).to(dtype=dtype)
-        else:
-            model_id = config.model_id or DEFAULT_MODEL_ID
-            pipeline = load_audioldm2(model_id, dtype)
+        model_id, pipeline = diffusion_pipeline(
+            config, build_tiny_audioldm2, load_audioldm2, TINY_MODEL_ID, DEFAULT_MODEL_ID, "unet"
+        )
         set_scheduler(pipeline, config.scheduler or "dpm")
-        compile_denoiser(pipeline, "unet", bool(config.compile), device)
-        return cls(pipeline.to(device), model_id, config.steps or 25, config.guidance, config.negative_prompt)
+        return cls(pipeline, model_id, config.steps or 25, config.guidance, config.negative_prompt)
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Text embeddings, their mask and the GPT-2 embeddings, each text encoded on its own.

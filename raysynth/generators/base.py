@@ -200,6 +200,23 @@ def build_generator(config: GenerationConfig) -> Generator:
     return BACKENDS[config.generator].factory(config)
 
 
+def diffusion_pipeline(config, build_tiny, load, tiny_id: str, default_id: str, denoiser: str):
+    """``(model_id, pipeline)`` of a diffusers backend on this machine's device: the tiny model
+    built in code, or ``load(model_id, dtype)`` (``from_pretrained`` with ``torch_dtype``), its
+    denoiser compiled when ``generation.compile`` asks."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch_dtype(config.dtype)
+    if config.tiny:
+        model_id, pipeline = tiny_id, build_tiny(seed=config.seed).to(dtype=dtype)
+    else:
+        model_id = config.model_id or default_id
+        pipeline = load(model_id, dtype)
+    compile_denoiser(pipeline, denoiser, bool(config.compile), device)
+    return model_id, pipeline.to(device)
+
+
 def compile_denoiser(pipeline, attribute: str, enabled: bool, device: str) -> None:
     """``torch.compile`` the pipeline's denoiser (UNet or transformer) on CUDA when asked; the first
     batch of each shape then pays the compilation. On CPU it is left as it is (nothing to gain)."""

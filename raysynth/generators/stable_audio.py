@@ -16,11 +16,10 @@ import torch
 
 from raysynth.audio import fix_length
 from raysynth.generators.base import (
-    compile_denoiser,
+    diffusion_pipeline,
     eval_components,
     hub_error,
     register_generator,
-    torch_dtype,
 )
 from raysynth.generators.tiny_tokenizers import tiny_t5_tokenizer
 
@@ -115,15 +114,10 @@ class StableAudioGenerator:
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> StableAudioGenerator:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch_dtype(config.dtype)
-        if config.tiny:
-            model_id, pipeline = TINY_MODEL_ID, build_tiny_stable_audio(seed=config.seed).to(dtype=dtype)
-        else:
-            model_id = config.model_id or DEFAULT_MODEL_ID
-            pipeline = load_stable_audio(model_id, dtype)
-        compile_denoiser(pipeline, "transformer", bool(config.compile), device)
-        return cls(pipeline.to(device), model_id, config.steps or 50, config.guidance, config.negative_prompt)
+        model_id, pipeline = diffusion_pipeline(
+            config, build_tiny_stable_audio, load_stable_audio, TINY_MODEL_ID, DEFAULT_MODEL_ID, "transformer"
+        )
+        return cls(pipeline, model_id, config.steps or 50, config.guidance, config.negative_prompt)
 
     def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
         """Generate one clip per prompt; clip b depends only on its prompt and ``seeds[b]``."""
