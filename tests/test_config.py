@@ -143,3 +143,24 @@ def test_unknown_generator_on_the_axis_is_named_before_any_work(tmp_path):
     )
     with pytest.raises(SpecError, match=r"generation.per_generator.musicgen.topk.*did you mean 'top_k'"):
         load_spec(bad_key)
+
+
+def test_training_snr_range_is_a_grid_axis_that_trials_read():
+    from types import SimpleNamespace
+
+    from raysynth.config import parse_spec
+    from raysynth.inputs.cells import trial_cells
+    from raysynth.train.noise import training_snr
+
+    spec = parse_spec(
+        {
+            "name": "snr_axis",
+            "dataset": {"name": "toy"},
+            "noise": {"directory": "noise", "train_snr_db": [3, 30]},
+            "grid": {"noise_source": ["none", "real"], "train_snr_db": [[3, 30], [10, 30], [20, 30]]},
+        }
+    )
+    cells = trial_cells(spec)
+    assert [c["train_snr_db"] for c in cells] == [None, [3.0, 30.0], [10.0, 30.0], [20.0, 30.0]]
+    context = SimpleNamespace(noise=SimpleNamespace(train_snr_db=(3.0, 30.0)))
+    assert [training_snr(c, context) for c in cells[1:]] == [(3.0, 30.0), (10.0, 30.0), (20.0, 30.0)]
