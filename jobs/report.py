@@ -59,6 +59,7 @@ def main() -> int:
     if not equivalents.empty:
         per_class, _ = real_curve(df[df["status"] == "completed"], args.metric)
         notes += describe(equivalents, per_class, args.metric)
+        Path(args.out or experiment_dirs[0]).mkdir(parents=True, exist_ok=True)
         equivalents.to_csv(Path(args.out or experiment_dirs[0]) / "real_equivalent.csv", index=False)
     stats = pivot(df, args.rows, args.cols, args.metric)
     warning = caveat(experiment_record(experiment_dirs[0]))
