@@ -131,3 +131,33 @@ def test_figures_facet_every_varying_axis_and_keep_error_bars_in_range(tmp_path)
     many = pd.concat([df.assign(fold=None, variant=str(v)) for v in range(MAX_FACETS)])
     written, skipped = all_figures(many, tmp_path)
     assert any(s.startswith("fig_real_fraction: 24 panels of generator, variant") for s in skipped), skipped
+
+
+def test_a_table_that_averages_over_an_axis_it_does_not_show_says_so():
+    from raysynth.report import to_html, to_latex
+
+    df = pd.DataFrame(
+        [
+            {
+                "real_fraction": 0.0,
+                "synth_multiplier": 1,
+                "noise_source": n,
+                "seed": 0,
+                "fold": f,
+                "status": "completed",
+                "selected_test_acc": a,
+            }  # fmt: skip
+            for n, a in (("none", 0.6), ("real", 0.8))
+            for f in (1, 2)
+        ]
+    )
+    stats = pivot(df, ["real_fraction"], ["synth_multiplier"])
+    warning = "averaged over noise_source (none, real), which the table does not show"
+    for text in (to_markdown(stats, ["real_fraction"], ["synth_multiplier"]),
+                 to_html(stats, ["real_fraction"], ["synth_multiplier"])):  # fmt: skip
+        assert warning in text
+    assert warning.replace("_", "\\_").capitalize() in to_latex(
+        stats, ["real_fraction"], ["synth_multiplier"]
+    )
+    alone = pivot(df, ["noise_source"], ["synth_multiplier"])  # seeds and folds are replicates, not axes
+    assert "averaged over" not in to_markdown(alone, ["noise_source"], ["synth_multiplier"])

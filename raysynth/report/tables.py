@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from raysynth.report.trials import ReportError, status_line
+from raysynth.report.trials import AXES, ReportError, status_line
 
 DEFAULT_METRIC = "selected_test_acc"
 _METRICS = {
@@ -52,13 +52,31 @@ def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFA
     grouped = planned.merge(grouped, on=keys, how="left").fillna({"count": 0})
     grouped["count"] = grouped["count"].astype(int)
     grouped["std"] = grouped["std"].fillna(0.0)
+    grouped.attrs["pooled"] = pooled_axes(completed, keys)
     return grouped
 
 
+def pooled_axes(completed: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
+    """Axes (other than the replicates, seed and fold) that vary inside a cell of the table: its
+    means average over them, so the table has to say so."""
+    pooled = {}
+    for axis in AXES:
+        if axis in completed and axis not in keys and axis not in ("seed", "fold"):
+            spread = completed.groupby(keys, dropna=False)[axis].agg(lambda v: v.astype(str).nunique())
+            if (spread > 1).any():
+                pooled[axis] = sorted(completed[axis].astype(str).unique())
+    return pooled
+
+
 def shortfall_notes(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> list[str]:
-    """One line per cell whose completed trials are fewer than planned."""
+    """One line per axis the cells average over without showing it, then one per cell whose
+    completed trials are fewer than planned."""
     short = stats[stats["count"] < stats["planned"]]
-    return [
+    pooled = [
+        f"averaged over {axis} ({', '.join(values)}), which the table does not show; add it to the rows or columns"
+        for axis, values in stats.attrs.get("pooled", {}).items()
+    ]
+    return pooled + [
         f"{_row_label([*rows, *cols], tuple(r[k] for k in [*rows, *cols]))}: "
         f"{int(r['count'])} of {int(r['planned'])} planned trials completed"
         for _, r in short.iterrows()
@@ -137,7 +155,11 @@ def to_latex(
     table = _cells(stats, rows, cols, fmt)
     escape = lambda text: str(text).replace("_", "\\_").replace("%", "\\%")  # noqa: E731
     counts = sorted({int(n) for n in stats["count"] if n > 0})
-    short = shortfall_notes(stats, rows, cols)
+    notes = shortfall_notes(stats, rows, cols)
+    short = [n for n in notes if not n.startswith("averaged over")]
+    caption = " ".join(
+        [caption, *(f"{n[0].upper()}{n[1:]}." for n in notes if n.startswith("averaged over"))]
+    )
     if short:
         caption = f"{caption} {len(short)} cell(s) have fewer completed trials than planned."
     lines = [
