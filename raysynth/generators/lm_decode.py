@@ -15,7 +15,8 @@ about a millisecond of GPU work (see ``bench/gpu_generation.py``).
   kernels on a GPU, in the model's dtype);
 - classifier-free guidance as one forward over the conditional and unconditional halves, as
   audiocraft does;
-- on CUDA, the step is compiled with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs).
+- on CUDA and when asked (``generation.compile``), the step compiled with
+  ``torch.compile(mode="reduce-overhead")`` (CUDA graphs); off by default, unproven on a GPU.
 
 Sampling is audiocraft's own (``utils.sample_top_k``, ``utils.multinomial``), so per-clip seeded
 sampling (:func:`raysynth.generators.audiogen.per_clip_sampling`) draws the same numbers, and in
@@ -180,7 +181,7 @@ def fast_generate(
     remove_prompts: bool = False,
     check: bool = False,
     callback=None,
-    compile_step: bool | None = None,
+    compile_step: bool = False,
 ) -> torch.Tensor:
     """``LMModel.generate`` for text-conditioned generation without an audio prompt, via the fast loop.
 
@@ -211,7 +212,7 @@ def fast_generate(
     steps = sequence.shape[-1]
     layers = _prepare(lm, cross_src, steps)
     step = _make_step(lm, layers, cfg_coef, batch)
-    if compile_step if compile_step is not None else device.type == "cuda":
+    if compile_step and device.type == "cuda":  # opt-in: the captured step is unproven on a GPU
         step = torch.compile(step, mode="reduce-overhead", dynamic=False)
     for offset in range(1, steps):
         position = torch.tensor([offset - 1], device=device)
