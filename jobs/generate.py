@@ -26,6 +26,9 @@ def main() -> int:
         "--shard-store", help="synthetic shards (local path or s3://; default <work dir>/synthetic)"
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="Ray's own logs, progress and Tune tables too"
+    )
     args = parser.parse_args()
     if not args.config and not args.smoke_test:
         parser.error("give --config SPEC or --smoke-test")
@@ -36,10 +39,9 @@ def main() -> int:
     work_dir = resolve_work_dir(spec, args.work_dir)
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
-    init_ray(args.num_cpus)
-    inputs = ensure(resolved)
+    init_ray(args.num_cpus, args.verbose)
+    inputs = ensure(resolved, say=print)
     for summary in inputs.generation:
-        print(summary)
         for shard in summary.shards:
             print(f"  {shard}")
     return 0

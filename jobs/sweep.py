@@ -38,6 +38,9 @@ def main() -> int:
         "--no-generate", action="store_true", help="fail, listing what is missing, instead of building it"
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="Ray's own logs, progress and Tune tables too"
+    )
     parser.add_argument("--resume", action="store_true", help="restore the interrupted experiment --name")
     args = parser.parse_args()
     if not args.config and not args.smoke_test:
@@ -62,10 +65,8 @@ def main() -> int:
     # Everything that needs no data is checked here, before Ray starts.
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
-    init_ray(args.num_cpus)
-    inputs = ensure(resolved, generate=not args.no_generate)
-    for summary in inputs.generation:
-        print(summary)
+    init_ray(args.num_cpus, args.verbose)
+    inputs = ensure(resolved, generate=not args.no_generate, say=print)
     result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
     trials = load(result.experiment_dir)
     print(f"\n{status_line(trials)}; {result.seconds:.0f}s -> {result.experiment_dir}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,23 +17,31 @@ def smoke_spec() -> Path:
     return Path(str(resources.files("raysynth.presets") / "smoke.yaml"))
 
 
-def init_ray(num_cpus: int | None = None) -> None:
+def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     """Connect to the cluster of ``ray job submit`` / ``$RAY_ADDRESS``, or start a local Ray.
 
     Local workers use this interpreter (the project's environment); Ray's ``uv run`` hook, which
-    would repackage the working directory for every worker, is turned off for local runs.
+    would repackage the working directory for every worker, is turned off for local runs. Unless
+    ``verbose``, Ray's own logs and the workers' output stay out of the console (they are still in
+    Ray's session logs); the project's progress lines replace them.
     """
+    from raysynth import console
+
+    console.set_verbose(verbose)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     # Trials checkpoint every epoch on purpose (resume loses at most one epoch).
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
     if ray.is_initialized():
+        console.quiet_ray_logs()
         return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+    options = {"logging_level": logging.INFO if verbose else logging.ERROR, "log_to_driver": verbose}
+    if not os.environ.get("RAY_ADDRESS"):
+        options.update(num_cpus=num_cpus, include_dashboard=False)
+    with console.native_stderr_to_file(not verbose):
+        ray.init(**options)
+    console.quiet_ray_logs()
 
 
 def input_errors() -> tuple[type[BaseException], ...]:

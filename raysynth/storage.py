@@ -137,6 +137,18 @@ def write_text(location: Location, text: str) -> None:
         stream.write(text.encode())
 
 
+def read_text(location: Location) -> str | None:
+    """A small text file's content, locally or on an object store; ``None`` when it does not exist."""
+    if not is_remote(location):
+        path = Path(location)
+        return path.read_text() if path.is_file() else None
+    if not exists(location):
+        return None
+    fs, path = _filesystem(location)
+    with fs.open_input_stream(path) as stream:
+        return stream.read().decode()
+
+
 def download_tree(location: Location, destination: Path) -> Path:
     """Copy a remote folder (an experiment directory) to a local one; a local folder is returned as is."""
     if not is_remote(location):

@@ -158,6 +158,12 @@ def test_smoke_sweep_then_report(smoke):
         and "wrote 0 in 0 shard(s)" in out
     )
     assert "-> s3://raysynth/results/again" in out
+    # A console a person can read: stage lines and one line per trial, not Ray's logs and tables.
+    assert "trial 4/4 completed" in out and "prepare toy: manifest exists" in out, out[-3000:]
+    assert "checks the plumbing, not the science" in out  # the caveat also when results are on S3
+    for noise in ("streaming_executor", "logging_progress", "Trial status", "Checkpoint successfully",
+                  "core_worker.cc", "xFormers", "Configuration for experiment"):  # fmt: skip
+        assert noise not in out, f"{noise!r} in the job's console:\n{out[-3000:]}"
     assert not (smoke["work"] / "ray_results" / "again").exists()
     assert smoke["shards_after"] == smoke["shards"]
     remote = load("s3://raysynth/results/again")

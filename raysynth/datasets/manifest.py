@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
+from raysynth.console import Progress
 from raysynth.datasets.registry import DatasetError
 from raysynth.datasets.sampling import VALID_SUFFIX
 from raysynth.schemas import (
@@ -71,6 +72,16 @@ class PrepareReport:
     notes: list[str] = field(default_factory=list)
     unused: list[tuple[str, str]] = field(default_factory=list)  # files seen and not used, with why
     shared_speakers: int | None = None  # speakers heard in more than one split (None: no speakers)
+
+    def line(self) -> str:
+        """The report in one console line (``summary`` has the details)."""
+        if not self.clips and any("not prepared again" in note for note in self.notes):
+            return f"prepare {self.dataset}: manifest exists, not prepared again ({self.manifest})"
+        counts = [f"{self.clips} clips"]
+        counts += [f"{len(self.skipped)} unreadable skipped"] if self.skipped else []
+        counts += [f"{len(self.missing)} metadata rows without audio"] if self.missing else []
+        counts += [f"{len(self.unused)} files not used"] if self.unused else []
+        return f"prepare {self.dataset}: {', '.join(counts)} -> {self.manifest}"
 
     def summary(self) -> str:
         lines = [
@@ -146,7 +157,9 @@ def write_manifest(
     source_ids: dict[Path, str] = {}
     rates: Counter[int] = Counter()
     channels: Counter[int] = Counter()
+    bar = Progress(f"prepare {dataset}", len(sources), "files")
     for source in sources:
+        bar.update()
         if not source.exists():
             continue
         try:
@@ -177,6 +190,7 @@ def write_manifest(
             }
         )
         report.total_seconds += decoded.wave.size / sample_rate
+    bar.close()
     if not rows:
         raise DatasetError(
             f"{dataset}: no readable audio among the corpus files ({len(report.skipped)} skipped)"

@@ -20,6 +20,7 @@ import pyarrow as pa
 from raysynth import storage
 from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
+from raysynth.console import Progress
 from raysynth.generate.plan import attempt_seed
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, class_names_of, with_hf_features
 from raysynth.storage import SHARD_GLOB, Location
@@ -275,16 +276,19 @@ def run_generation(
             "class_names": class_names_of((row["label_id"], row["label"]) for row in plan),
         },
         batch_size=1,
-        concurrency=_actor_count(config),
+        compute=ray.data.ActorPoolStrategy(size=_actor_count(config)),
         num_gpus=config.num_gpus,
         num_cpus=1,
         # Backends with conflicting pins can run in an environment of their own.
         **({"runtime_env": config.runtime_env} if config.runtime_env else {}),
     )
-    for row in dataset.iter_rows():
-        summary.written += int(row["clips"])
-        summary.rejected += int(row["rejected"])
-        if row["shard"]:
-            summary.shards.append(str(row["shard"]))
+    todo = summary.planned - summary.skipped
+    with Progress(f"generate {config.generator}", todo, "clips") as bar:
+        for row in dataset.iter_rows():
+            summary.written += int(row["clips"])
+            summary.rejected += int(row["rejected"])
+            if row["shard"]:
+                summary.shards.append(str(row["shard"]))
+            bar.update(int(row["clips"]) + int(row["rejected"]))
     summary.seconds = time.perf_counter() - start
     return summary

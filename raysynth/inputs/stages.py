@@ -7,6 +7,7 @@ shards, the generated noise and the embedding cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,17 +129,23 @@ def check(r: Resolved) -> list[str]:
     ]  # fmt: skip
 
 
-def ensure(r: Resolved, generate: bool = True) -> Inputs:
-    """Build every missing input, in stage order; with ``generate=False`` only check and list what is missing."""
+def ensure(r: Resolved, generate: bool = True, say: Callable[[str], None] | None = None) -> Inputs:
+    """Build every missing input, in stage order; with ``generate=False`` only check and list what is
+    missing. ``say`` gets one line per stage as it ends (the jobs print them)."""
+    say = say or (lambda line: None)
     if not generate:
         missing = check(r)
         if missing:
             raise MissingInputs("--no-generate, but the experiment needs:\n  - " + "\n  - ".join(missing))
         return Inputs(embeddings=embeddings_dir(r) if r.linear_probe else None)
     inputs = Inputs(reports=[ensure_manifest(r)])
+    say(inputs.reports[0].line())
     noise_report = ensure_noise_manifest(r)
     if noise_report is not None:
         inputs.reports.append(noise_report)
-    inputs.generation = ensure_synthetic(r) + ensure_synthetic_noise(r)
+        say(noise_report.line())
+    for summary in ensure_synthetic(r) + ensure_synthetic_noise(r):
+        inputs.generation.append(summary)
+        say(str(summary))
     inputs.embeddings = ensure_embeddings(r)
     return inputs

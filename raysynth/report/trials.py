@@ -109,10 +109,12 @@ def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     return record
 
 
-def experiment_record(root: Path) -> dict:
+def experiment_record(root: str | Path) -> dict:
     """The experiment's own record (spec, planned cells, data), or ``{}`` for older experiments."""
-    path = Path(root) / INPUTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    from raysynth import storage
+
+    text = storage.read_text(storage.join(str(root), INPUTS_FILE))
+    return json.loads(text) if text else {}
 
 
 def local_copy(experiment_dir: str | Path, cache: Path | None = None) -> Path:

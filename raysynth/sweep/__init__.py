@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raysynth import storage
+from raysynth import console, storage
 from raysynth.generate import GenerationSummary
 from raysynth.inputs import Inputs, Resolved
 from raysynth.report import INPUTS_FILE
+from raysynth.sweep.lines import TrialLines
 from raysynth.train import NaNLossError, TrialContext, run_trial
 
 CHECKPOINT_FILE = "state.pt"
@@ -61,6 +62,11 @@ def trial_config(config: dict[str, Any], cells: list[dict] | None = None) -> dic
     cell = config.get("cell") or (cells[config["cell_index"]] if "cell_index" in config else {})
     sampled = {k: v for k, v in config.items() if k not in ("cell", "cell_index")}
     return {**cell, **sampled} if "cell_index" in config else {**sampled, **cell}
+
+
+def planned_trials(r: Resolved) -> int:
+    search = r.spec.get("search", {})
+    return len(r.cells) if search.get("algorithm", "grid") == "grid" else int(search["num_samples"])
 
 
 def tune_options(r: Resolved) -> dict[str, Any]:
@@ -193,12 +199,12 @@ def run_sweep(
                 max_concurrent_trials=r.resources.max_concurrent_trials, **tune_options(r)
             ),
             run_config=tune.RunConfig(
-                callbacks=[EarlyStopMarker()],
+                callbacks=[EarlyStopMarker(), TrialLines(list(r.cells), planned_trials(r), trial_config)],
                 name=name,
                 storage_path=storage_path,
                 failure_config=tune.FailureConfig(max_failures=r.resources.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                verbose=1,
+                verbose=1 if console.verbose() else 0,
             ),
         )
     results = tuner.fit()

@@ -21,6 +21,7 @@ import torch
 from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
 from raysynth.config import NoiseConfig, TrainConfig
+from raysynth.console import Progress
 from raysynth.schemas import write_table_atomic
 
 PART_GLOB = "part-*.parquet"
@@ -168,7 +169,12 @@ def run_embedding_cache(
         },
         batch_size=batch_size,
         batch_format="numpy",
-        concurrency=concurrency,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_gpus=num_gpus,
     )
-    return sum(int(row["written"]) for row in out.iter_rows())
+    written = 0
+    with Progress(f"embed {train.backbone}", None, "clips") as bar:
+        for row in out.iter_rows():
+            written += int(row["written"])
+            bar.update(int(row["written"]))
+    return written
