@@ -17,6 +17,7 @@ from raysynth.config import (
     resolve_storage_path,
     resolve_work_dir,
 )
+from raysynth.storage import check_writable
 
 
 def main() -> int:
@@ -65,6 +66,7 @@ def main() -> int:
     # Everything that needs no data is checked here, before Ray starts.
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
+    check_writable(storage)
     init_ray(args.num_cpus, args.verbose)
     inputs = ensure(resolved, generate=not args.no_generate, say=print)
     result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
@@ -79,7 +81,7 @@ def main() -> int:
         print(f"no results table: {error}")
     print(f"\nfull report: uv run python jobs/report.py {result.experiment_dir}")
     counts = status_counts(trials)
-    return 1 if counts["errored"] or counts["unfinished"] or counts["not run"] else 0
+    return 1 if any(counts[s] for s in ("errored", "unfinished", "not run", "not readable")) else 0
 
 
 if __name__ == "__main__":

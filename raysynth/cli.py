@@ -9,7 +9,19 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from raysynth import console
+
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+def shutdown_ray() -> None:
+    """Stop the local Ray this process started (its GCS, raylet, agents and workers) before exit."""
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
 
 
 def smoke_spec() -> Path:
@@ -25,7 +37,6 @@ def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     ``verbose``, Ray's own logs and the workers' output stay out of the console (they are still in
     Ray's session logs); the project's progress lines replace them.
     """
-    from raysynth import console
 
     console.set_verbose(verbose)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
@@ -66,10 +77,23 @@ def input_errors() -> tuple[type[BaseException], ...]:
 def run_main(main: Callable[[], int | None]) -> None:
     """Run ``main`` and turn the project's input errors into one clear message and exit code 2.
 
-    Any other exception is a bug, not bad input: it propagates with its traceback.
+    Ctrl-C ends with one line saying what was kept and how to resume, the local Ray stopped, and
+    exit code 130. Any other exception is a bug, not bad input: it propagates with its traceback.
     """
     try:
-        sys.exit(main() or 0)
+        code = main() or 0
     except input_errors() as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        code = EXIT_BAD_INPUT
+    except console.Interrupted as stop:
+        print(f"\ninterrupted: {stop.hint}", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every shard and manifest written so far is kept (they are written whole or "
+            "not at all); run the same command again to go on from there",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERRUPTED
+    shutdown_ray()
+    sys.exit(code)

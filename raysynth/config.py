@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DATA_ENV = "RAYSYNTH_DATA"
 WORK_ENV = "RAYSYNTH_WORK"
@@ -337,6 +345,7 @@ class SearchConfig(_Strict):
 
 
 class ExperimentSpec(_Strict):
+    _source: str = PrivateAttr("<spec>")  # the file it was read from, for error messages
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     paths: PathsConfig = PathsConfig()
     dataset: DatasetConfig
@@ -427,9 +436,11 @@ def parse_spec(raw: Any, source: str = "<spec>") -> ExperimentSpec:
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: the spec has to be a mapping of keys, but is {type(raw).__name__}")
     try:
-        return ExperimentSpec.model_validate(raw)
+        spec = ExperimentSpec.model_validate(raw)
     except ValidationError as error:
         raise SpecError(_format_errors(error, source)) from None
+    spec._source = source
+    return spec
 
 
 def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -168,8 +169,12 @@ class Progress:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        # A resumed run: the clock of the process that pickled it means nothing here.
         self.__dict__.update(state)
         self.stream = sys.stderr
+        self.start = time.perf_counter()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = float("-inf") if self.tty else self.start
 
     def __enter__(self) -> Progress:
         return self
@@ -199,3 +204,27 @@ def native_stderr_to_file(active: bool = True):
         os.dup2(saved, 2)
         os.close(saved)
         log.close()
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the run stopped cleanly; ``hint`` says what was kept and how to go on."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+def resume_command(name: str) -> str:
+    """This run's own command line, with ``--name <name> --resume`` (and no earlier --name)."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--name":
+            skip = True
+            continue
+        if arg.startswith("--name=") or arg == "--resume":
+            continue
+        args.append(shlex.quote(arg))
+    return " ".join(["uv run python", sys.argv[0], *args, "--name", shlex.quote(name), "--resume"])

@@ -96,13 +96,40 @@ def write_table(table: pa.Table, location: Location, provenance: dict[str, Any] 
     from raysynth.schemas import with_provenance, write_table_atomic
 
     if not is_remote(location):
-        return str(write_table_atomic(table, Path(location), provenance))
+        try:
+            return str(write_table_atomic(table, Path(location), provenance))
+        except OSError as error:  # a full disk, a read-only folder: name the place, keep the cause
+            raise StorageError(f"cannot write {location}: {error.strerror or error}") from error
     fs, path = _filesystem(location)
     try:
         pq.write_table(with_provenance(table, provenance), path, filesystem=fs)
     except OSError as error:
         raise StorageError(f"cannot write {location}: {error}") from error
     return str(location)
+
+
+def check_writable(location: Location) -> None:
+    """Make sure ``location`` (a folder) can be written, before any work that would write there
+    starts: a local folder is created and a probe file written and removed; an object store gets
+    a probe object. Raises :class:`StorageError` naming the location and the cause."""
+    probe = join(location, f".raysynth-write-probe-{os.getpid()}")
+    if not is_remote(location):
+        try:
+            Path(location).mkdir(parents=True, exist_ok=True)
+            Path(probe).write_bytes(b"")
+            Path(probe).unlink()
+        except OSError as error:
+            raise StorageError(
+                f"cannot write to {location}: {error.strerror or error}; choose a writable folder"
+            ) from error
+        return
+    fs, path = _filesystem(probe)
+    try:
+        with fs.open_output_stream(path) as stream:
+            stream.write(b"")
+        fs.delete_file(path)
+    except OSError as error:
+        raise StorageError(f"cannot write to {location}: {error}") from error
 
 
 def remove_stale_temporaries(location: Location, older_than_s: float = 3600.0) -> int:

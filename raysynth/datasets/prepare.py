@@ -20,13 +20,15 @@ from raysynth.audio import RESAMPLER
 from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, get_recipe
 from raysynth.schemas import SCHEMA_VERSION
+from raysynth.storage import check_writable
 
 RECIPE_FILE = "recipe.json"
 
 
 def corpora_root(recipe: DatasetRecipe, data_root: Path | None, work_dir: Path) -> Path | None:
-    """The data root to use: the given one, or ``<work_dir>/corpora`` for test-only sets built in code."""
-    if data_root is None and recipe.test_only:
+    """The data root to use: the given one; test-only sets, built in code, always go under
+    ``<work_dir>/corpora``, so a real corpora root is never written to."""
+    if recipe.test_only:
         return Path(work_dir) / "corpora"
     return data_root
 
@@ -138,6 +140,7 @@ def prepare_planned(plan: ManifestPlan, download: bool = False, force: bool = Fa
                 f"{plan.data_root}` (source: {recipe.url})"
             )
         corpus_dir = recipe.download(Path(plan.data_root))
+    check_writable(plan.path.parent)  # before decoding every file
     report = recipe.prepare(corpus_dir, plan.path.parent, plan.sample_rate, **plan.options)
     (plan.path.parent / RECIPE_FILE).write_text(
         json.dumps(plan.key, indent=2, sort_keys=True, default=str) + "\n"

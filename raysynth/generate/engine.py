@@ -255,6 +255,7 @@ def run_generation(
     summary = GenerationSummary(planned=len(plan), skipped=sum(row["id"] in done for row in plan))
     if not chunks:
         return summary
+    storage.check_writable(out_dir)  # before any actor loads a model
     provenance = {
         "packages": package_versions(),
         "recipe": recipe or {},

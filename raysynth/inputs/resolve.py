@@ -15,7 +15,7 @@ from typing import Any
 
 from raysynth.audio import RESAMPLER
 from raysynth.config import ExperimentSpec, GenerationConfig, NoiseConfig, ResourcesConfig, TrainConfig
-from raysynth.datasets import DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
+from raysynth.datasets import DatasetError, DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
 from raysynth.generators import BACKENDS, GeneratorError, check_generation, generation_recipe
 from raysynth.inputs.cells import trial_cells
@@ -106,7 +106,10 @@ def resolve(
 ) -> Resolved:
     """Resolve ``spec`` into plain values; raises the project's input errors, before any work starts."""
     store = store if store is not None else Path(work_dir) / "synthetic"
-    recipe = get_recipe(spec.dataset.name)
+    try:
+        recipe = get_recipe(spec.dataset.name)
+    except DatasetError as error:
+        raise DatasetError(f"{spec._source}: dataset.name: {error}") from None
     manifest = plan_manifest(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
     noise_manifest = _noise_manifest(spec, manifest, work_dir)
     cells = trial_cells(spec)
@@ -151,7 +154,7 @@ def _check_generators(spec: ExperimentSpec) -> None:
     for name in spec.generation.per_generator:
         if name not in spec.generators():
             raise GeneratorError(
-                f"generation.per_generator has '{name}', which is not a generator of this spec "
+                f"{spec._source}: generation.per_generator has '{name}', which is not a generator of this spec "
                 f"({', '.join(spec.generators())})"
             )
     where = "grid.generator" if spec.grid.generator else "generation.generator"
@@ -161,7 +164,7 @@ def _check_generators(spec: ExperimentSpec) -> None:
                 check_generation(spec.generation.for_generator(name, variant))
             except GeneratorError as error:
                 at = f"{where} {name}" + (f", generation.variants.{variant}" if variant else "")
-                raise GeneratorError(f"{at}: {error}") from None
+                raise GeneratorError(f"{spec._source}: {at}: {error}") from None
 
 
 def _prompt_template(

@@ -44,6 +44,8 @@ def pivot(df: pd.DataFrame, rows: list[str], cols: list[str], metric: str = DEFA
             f"not in the results: {', '.join(missing)}; available: {', '.join(sorted(df.columns))}"
         )
     keys = [*rows, *cols]
+    if "status" in df:  # a trial whose files are corrupt has no axes: it is counted, not tabulated
+        df = df[df["status"] != "not readable"]
     completed = df[df["status"] == "completed"] if "status" in df else df
     if completed.empty:
         raise ReportError(f"no completed trial to tabulate: {status_line(df)}")

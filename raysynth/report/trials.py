@@ -3,8 +3,9 @@
 Every planned trial is accounted for: ``completed`` (it reported its last planned epoch),
 ``stopped`` (it ended early with a reason: a NaN loss, or an ASHA early stop), ``errored`` (Tune gave up on it
 after its retries), ``unfinished`` (it started and never ended: the run was killed) and
-``not run`` (planned in ``raysynth_inputs.json`` but never started). Tables average completed
-trials only and say when a cell has fewer than were planned.
+``not run`` (planned in ``raysynth_inputs.json`` but never started) and ``not readable`` (its
+``params.json`` or ``result.json`` is corrupt: named, skipped and counted). Tables average
+completed trials only and say when a cell has fewer than were planned.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ AXIS_DEFAULTS = {
     "train_snr_db": None,
 }
 INPUTS_FILE = "raysynth_inputs.json"
-STATUSES = ("completed", "stopped", "errored", "unfinished", "not run")
+STATUSES = ("completed", "stopped", "errored", "unfinished", "not run", "not readable")
+
+
+class UnreadableTrial(ValueError):
+    """A trial file that exists and cannot be read (not UTF-8, not JSON, or empty after a checkpoint)."""
 
 
 class ReportError(ValueError):
@@ -49,15 +54,37 @@ def flat_config(config: dict[str, Any], cells: list[dict] | None = None) -> dict
 
 
 def _rows(result_file: Path) -> list[dict]:
+    """The JSON lines of ``result.json``; a file none of whose lines is a JSON object is unreadable,
+    and so is an empty one in a trial that wrote checkpoints (it had reported)."""
+    if not result_file.is_file():
+        return []
+    text = result_file.read_bytes().decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
     rows = []
-    if result_file.is_file():
-        for line in result_file.read_text().splitlines():
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    warnings.warn(f"{result_file}: skipping a line that is not JSON", stacklevel=4)
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            warnings.warn(f"{result_file}: skipping a line that is not a JSON object", stacklevel=4)
+    if lines and not rows:
+        raise UnreadableTrial(f"{result_file}: no line is a JSON object (corrupt)")
+    if not lines and any(result_file.parent.glob("checkpoint_*")):
+        raise UnreadableTrial(f"{result_file}: empty, but the trial wrote checkpoints (truncated)")
     return rows
+
+
+def _params(params_file: Path) -> dict:
+    try:
+        params = json.loads(params_file.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnreadableTrial(f"{params_file}: not JSON ({str(error)[:60]})") from None
+    if not isinstance(params, dict):
+        raise UnreadableTrial(f"{params_file}: not a JSON object")
+    return params
 
 
 def trial_status(trial_dir: Path, rows: list[dict]) -> tuple[str, str | None]:
@@ -92,8 +119,13 @@ def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     params_file = trial_dir / "params.json"
     if not params_file.is_file():
         return None
-    config = flat_config(json.loads(params_file.read_text()), cells)
-    rows = _rows(trial_dir / "result.json")
+    try:
+        config = flat_config(_params(params_file), cells)
+        rows = _rows(trial_dir / "result.json")
+    except (UnreadableTrial, IndexError, KeyError, ValueError) as error:
+        warnings.warn(f"skipping trial {trial_dir.name}: {error}", stacklevel=3)
+        return {"trial": trial_dir.name, "epochs_reported": 0, "status": "not readable",
+                "status_reason": str(error)}  # fmt: skip
     last = next((r for r in reversed(rows) if "epoch" in r), {})
     status, reason = trial_status(trial_dir, rows)
     record = {**config, "trial": trial_dir.name, "epochs_reported": len([r for r in rows if "epoch" in r]),

@@ -7,8 +7,13 @@ room). Its inputs come resolved and built from :mod:`raysynth.inputs`: the trial
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +162,35 @@ def write_inputs_record(experiment_dir: str, r: Resolved, context: TrialContext)
         )
 
 
+@contextlib.contextmanager
+def _graceful_sigint():
+    """Ctrl-C during the trials: Tune saves the experiment state and stops (through SIGUSR1, the
+    signal Tune always listens to); a second Ctrl-C stops at once. Yields the event that says so."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(sig, frame) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        print("\nstopping: saving the experiment state (Ctrl-C again to stop at once)", file=sys.stderr)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if previous_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
+
+
 def run_sweep(
     r: Resolved,
     inputs: Inputs,
@@ -207,7 +241,14 @@ def run_sweep(
                 verbose=1 if console.verbose() else 0,
             ),
         )
-    results = tuner.fit()
+    with _graceful_sigint() as interrupted:
+        results = tuner.fit()
+    if interrupted.is_set():
+        write_inputs_record(path, r, context)
+        raise console.Interrupted(
+            f"finished trials and the others' last checkpoints are kept in {path}; "
+            f"go on with: {console.resume_command(name)}"
+        )
     # ``path`` (storage path / name) keeps its scheme (s3://...), which Tune's experiment_path drops.
     write_inputs_record(path, r, context)
     return SweepResult(path, len(results), results.num_errors, inputs.generation, time.perf_counter() - start)
