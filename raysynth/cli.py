@@ -74,6 +74,13 @@ def input_errors() -> tuple[type[BaseException], ...]:
     )  # fmt: skip
 
 
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """Failures during a run that one line explains (what failed, what is kept, how to go on): exit 1."""
+    from raysynth.generate import GenerationFailed
+
+    return (GenerationFailed,)
+
+
 def run_main(main: Callable[[], int | None]) -> None:
     """Run ``main`` and turn the project's input errors into one clear message and exit code 2.
 
@@ -85,6 +92,9 @@ def run_main(main: Callable[[], int | None]) -> None:
     except input_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         code = EXIT_BAD_INPUT
+    except runtime_errors() as error:  # a failure that is not bad input, but needs no traceback
+        print(f"error: {error}", file=sys.stderr)
+        code = 1
     except console.Interrupted as stop:
         print(f"\ninterrupted: {stop.hint}", file=sys.stderr)
         code = EXIT_INTERRUPTED

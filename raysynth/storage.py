@@ -87,8 +87,15 @@ def dataset(files: list[str]) -> pds.Dataset:
 
 
 def read_schema(file: str) -> pa.Schema:
+    """A Parquet file's schema; a file that is not whole Parquet is a :class:`StorageError` that names it."""
     fs, path = _filesystem(file)
-    return pq.read_schema(path, filesystem=fs)
+    try:
+        return pq.read_schema(path, filesystem=fs)
+    except (pa.ArrowException, OSError) as error:
+        raise StorageError(
+            f"{file} is not a readable Parquet file ({str(error).splitlines()[0][:100]}): a copy cut "
+            f"short? Delete it and run again; only its clips are made again"
+        ) from error
 
 
 def write_table(table: pa.Table, location: Location, provenance: dict[str, Any] | None = None) -> str:

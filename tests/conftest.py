@@ -69,7 +69,9 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+# The secret is a sentinel: tests/test_e2e.py greps every output for it (and finds none).
+AWS_SECRET_SENTINEL = "sentinel-aws-secret-6f1d2c9ab7"
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": AWS_SECRET_SENTINEL, "AWS_REGION": "us-east-1",
           "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
 

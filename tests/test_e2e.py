@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import AWS_SECRET_SENTINEL, REPO_ROOT
+
+OPENAI_SENTINEL = "sk-sentinel-openai-3e8a7d5b21"
 
 
 def run_job(script, *args, monkeypatch):
@@ -128,13 +130,18 @@ def smoke(ray_session, s3, tmp_path_factory):
     work = tmp_path_factory.mktemp("smoke") / "work"
     (job,) = resolve(load_spec(smoke_spec()), None, work).generation
     shard_dir = job.folder
-    first = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke")
-    shards = sorted(shard_dir.glob("part-*.parquet"))
-    with local_head(s3) as (address, env):
-        second = submit_job(address, env, "--smoke-test", "--work-dir", str(work), "--name", "again",
-                            "--storage-path", "s3://raysynth/results")  # fmt: skip
-    report = run_job_capturing("report.py", str(work / "ray_results" / "smoke"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", OPENAI_SENTINEL)  # grepped for in every output below
+        first = run_job_capturing("sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "smoke")
+        shards = sorted(shard_dir.glob("part-*.parquet"))
+        with local_head(s3) as (address, env):
+            second = submit_job(address, env, "--smoke-test", "--work-dir", str(work), "--name", "again",
+                                "--storage-path", "s3://raysynth/results")  # fmt: skip
+        report = run_job_capturing("report.py", str(work / "ray_results" / "smoke"))
+        remote_report = run_job_capturing("report.py", "s3://raysynth/results/again",
+                                          "--out", str(work / "remote_report"))  # fmt: skip
     return {"work": work, "first": first, "second": second, "report": report, "shards": shards,
+            "remote_report": remote_report,
             "shards_after": sorted(shard_dir.glob("part-*.parquet"))}  # fmt: skip
 
 
@@ -191,6 +198,31 @@ def test_smoke_sweep_then_report(smoke):
 
 
 @pytest.mark.e2e
+def test_no_secret_reaches_a_file_a_result_a_report_or_the_console(smoke):
+    """The runs had a sentinel OPENAI_API_KEY and a sentinel AWS secret (the S3 results' own
+    credentials): no file under the work dir (manifests, shards, Tune results, reports), no object
+    in the S3 results, and no console output holds either."""
+    import pyarrow.fs as pafs
+
+    assert smoke["remote_report"][0] == 0, smoke["remote_report"][1]
+    secrets = [OPENAI_SENTINEL.encode(), AWS_SECRET_SENTINEL.encode()]
+    files = [p for p in smoke["work"].rglob("*") if p.is_file()]
+    assert len(files) > 50 and any(p.name == "report.html" for p in files)
+    leaks = [str(p) for p in files for s in secrets if s in p.read_bytes()]
+    fs, _ = pafs.FileSystem.from_uri("s3://raysynth/results")
+    objects = [i.path for i in fs.get_file_info(pafs.FileSelector("raysynth/results", recursive=True))
+               if i.type == pafs.FileType.File]  # fmt: skip
+    assert objects
+    for path in objects:
+        with fs.open_input_stream(path) as stream:
+            data = stream.read()
+        leaks += [f"s3://{path}" for s in secrets if s in data]
+    consoles = [smoke[k][1] for k in ("first", "second", "report", "remote_report")]
+    leaks += [f"console {i}" for i, text in enumerate(consoles) for s in secrets if s.decode() in text]
+    assert leaks == []
+
+
+@pytest.mark.e2e
 def test_report_html_renders_in_chromium(smoke):
     assert smoke["report"][0] == 0
     check_html_in_chromium(smoke["work"] / "ray_results" / "smoke" / "report.html")
@@ -198,6 +230,14 @@ def test_report_html_renders_in_chromium(smoke):
 
 def check_html_in_chromium(page):
     """Load the report in headless Chromium: the page loads, tables render, audio elements have sources."""
+    html = check_chromium_dom(page)
+    assert "<table" in html and "test accuracy at the epoch chosen on validation" in html and "<td>" in html
+    assert html.count('<img class="figure"') == 5 and html.count('<img class="spec"') >= 4
+    assert '<audio controls="" preload="none" src="data:audio/flac;base64,' in html
+
+
+def check_chromium_dom(page) -> str:
+    """The DOM of ``page`` after headless Chromium loaded it and ran its scripts."""
     import shutil
     import subprocess
 
@@ -215,10 +255,7 @@ def check_html_in_chromium(page):
         [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    html = dom.stdout
-    assert "<table" in html and "test accuracy at the epoch chosen on validation" in html and "<td>" in html
-    assert html.count('<img class="figure"') == 5 and html.count('<img class="spec"') >= 4
-    assert '<audio controls="" preload="none" src="data:audio/flac;base64,' in html
+    return dom.stdout
 
 
 def test_bad_config_exits_2_with_message(tmp_path, monkeypatch, capsys):

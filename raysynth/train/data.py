@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 
 from raysynth import storage
-from raysynth.audio import decode_flac, fix_length
+from raysynth.audio import AudioDecodeError, decode_flac, fix_length
 from raysynth.datasets import DatasetError, read_manifest
 from raysynth.datasets.sampling import require_classes, split_roles, stratified_subset
 from raysynth.storage import SHARD_GLOB, Location
@@ -44,20 +44,34 @@ class ClipSet:
         )
 
 
-def decode_rows(table: pa.Table, num_samples: int, sample_rate: int, workers: int = 4) -> ClipSet:
-    """Decode the FLAC audio column of ``table`` into a fixed-length :class:`ClipSet`."""
+def decode_rows(
+    table: pa.Table, num_samples: int, sample_rate: int, workers: int = 4, source: str = ""
+) -> ClipSet:
+    """Decode the FLAC audio column of ``table`` into a fixed-length :class:`ClipSet`; a clip
+    that does not decode is an error naming it and ``source``."""
     rows = table.select(["id", "label_id", "audio", "sample_rate"]).to_pylist()
     for row in rows:
         if row["sample_rate"] != sample_rate:
             raise ValueError(f"clip {row['id']} is at {row['sample_rate']} Hz, expected {sample_rate} Hz")
     waves = np.zeros((len(rows), num_samples), dtype=np.float32)
+    broken: list[str] = []
 
     def decode(i: int) -> None:
-        waves[i] = fix_length(decode_flac(rows[i]["audio"]["bytes"])[0], num_samples)
+        try:
+            waves[i] = fix_length(decode_flac(rows[i]["audio"]["bytes"])[0], num_samples)
+        except AudioDecodeError as error:
+            broken.append(f"{rows[i]['id']} ({str(error).splitlines()[0][-60:]})")
 
     # libsndfile releases the GIL while decoding, so threads decode in parallel.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(decode, range(len(rows))))
+    if broken:
+        # Refused, not skipped: a clip silently missing from a test set changes the score's meaning.
+        raise DatasetError(
+            f"{source or 'a clip table'}: {len(broken)} clip(s) whose audio cannot be decoded, first: "
+            f"{', '.join(sorted(broken)[:3])}. Prepare the manifest again (--force), or delete the "
+            f"shard so that its clips are generated again"
+        )
     return ClipSet(waves, np.array([r["label_id"] for r in rows], dtype=np.int64), [r["id"] for r in rows])
 
 
