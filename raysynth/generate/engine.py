@@ -8,11 +8,8 @@ back to the driver. Resume reads the ids already on disk and drops them from the
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import re
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,6 +21,7 @@ from raysynth import storage
 from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
 from raysynth.console import Progress
+from raysynth.generate.faults import GenerationFailed, chaos, clip_problem
 from raysynth.generate.plan import attempt_seed
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, class_names_of, with_hf_features
 from raysynth.storage import SHARD_GLOB, Location
@@ -52,54 +50,6 @@ class GenerationSummary:
             f"wrote {self.written} in {len(self.shards)} shard(s), rejected {self.rejected} (NaN, silent or "
             f"clipped after regeneration), {self.seconds:.1f}s "
             f"({self.clips_per_second:.2f} clips/s)"
-        )
-
-
-CHAOS_ENV = "RAYSYNTH_CHAOS"
-
-
-def _chaos(rows: list[dict], stage: str) -> None:
-    """Fault injection for ``tests/chaos``, off unless ``$RAYSYNTH_CHAOS`` is
-    ``<raise|exit|enospc>:<clip id>[:<marker file>]``: the batch holding that clip raises, kills its
-    actor's process, or its shard write fails as a full disk does; with a marker file, only once."""
-    spec = os.environ.get(CHAOS_ENV)
-    if not spec:
-        return
-    action, clip, *marker = spec.split(":", 2)
-    if (action == "enospc") != (stage == "write") or clip not in {row["id"] for row in rows}:
-        return
-    if marker:
-        if os.path.exists(marker[0]):
-            return
-        open(marker[0], "w").close()
-    if action == "exit":
-        os._exit(1)
-    if action == "enospc":
-        raise OSError(errno.ENOSPC, "No space left on device (injected)")
-    raise RuntimeError(f"injected fault in the batch of clip {clip}")
-
-
-def _root_cause(error: BaseException) -> str:
-    """The ``Type: message`` line the worker raised: Ray's error text holds the worker's traceback,
-    then Ray's own wrappers (``UserCodeException``) and retry hints."""
-    text = "\n".join(str(e) for e in (error, error.__cause__, error.__context__) if e is not None)
-    raised = [
-        line.strip()
-        for line in re.findall(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit)\b:?.*)$", text, re.MULTILINE)
-        if not re.match(r"(ray\.|RayTaskError|UserCodeException|RayError)", line.strip())
-    ]
-    return raised[-1] if raised else f"{type(error).__name__}: {(str(error).splitlines() or [''])[-1]}"
-
-
-class GenerationFailed(RuntimeError):
-    """A batch failed after Ray's retries. Every shard written before is complete and kept; a rerun
-    generates only the clips that are missing."""
-
-    def __init__(self, out_dir: Location, summary: GenerationSummary, error: BaseException) -> None:
-        cause = _root_cause(error)
-        super().__init__(
-            f"generation into {out_dir} failed in a batch: {cause[:300]}. The {summary.written} clips "
-            f"written before are kept (whole shards only); run the same command again to make the rest"
         )
 
 
@@ -147,21 +97,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-SILENCE_RMS = 1e-4
-CLIPPED_FRACTION = 0.01
-
-
-def clip_problem(wave: np.ndarray) -> str | None:
-    """Why a generated clip is unusable (``nan``, ``silent``, ``clipped``), or ``None`` if it is fine."""
-    if wave.size == 0 or not np.all(np.isfinite(wave)):
-        return "nan"
-    if float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) < SILENCE_RMS:
-        return "silent"
-    if float(np.mean(np.abs(wave) >= 0.999)) > CLIPPED_FRACTION:
-        return "clipped"
-    return None
-
-
 class ShardWriter:
     """Ray Data callable class: one generator per actor, one shard per input chunk."""
 
@@ -187,7 +122,7 @@ class ShardWriter:
         out: dict[str, list] = {"shard": [], "clips": [], "rejected": [], "gen_seconds": []}
         for chunk_json in batch["chunk"]:
             rows = json.loads(chunk_json)
-            _chaos(rows, "batch")
+            chaos(rows, "batch")
             start = time.perf_counter()
             waves = self.generate_split_on_oom([r["prompt"] for r in rows], [r["seed"] for r in rows])
             kept, kept_waves, rejected = self.guard(rows, waves)
@@ -257,7 +192,7 @@ class ShardWriter:
         table = pa.Table.from_pylist(records, schema=SYNTH_SHARD_SCHEMA)
         names = self.class_names or class_names_of((r["label_id"], r["label"]) for r in records)
         table = with_hf_features(table, self.sample_rate, names)
-        _chaos(rows, "write")
+        chaos(rows, "write")
         return storage.write_table(table, storage.join(self.out_dir, f"part-{name}.parquet"), self.provenance)
 
 
