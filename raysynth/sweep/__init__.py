@@ -230,7 +230,7 @@ def run_sweep(
             trainable,
             param_space=param_space(r),
             tune_config=tune.TuneConfig(
-                max_concurrent_trials=r.resources.max_concurrent_trials, **tune_options(r)
+                max_concurrent_trials=r.resources.max_concurrent_trials, reuse_actors=True, **tune_options(r)
             ),
             run_config=tune.RunConfig(
                 callbacks=[EarlyStopMarker(), TrialLines(list(r.cells), planned_trials(r), trial_config)],
