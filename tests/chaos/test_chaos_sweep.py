@@ -1,8 +1,9 @@
-"""Chaos, sweeps: every trial of a big sweep is accounted for, and a trial that keeps failing is
-retried as ``max_failures`` says, then reported as errored, never dropped."""
+"""Chaos, sweeps: every trial of a big sweep is accounted for in the results and the report.
+
+(A trial that fails is reported as errored, never dropped: tests/test_trust.py, defect 4.)
+"""
 
 import pytest
-
 from test_e2e import run_job_capturing
 
 N = 100  # trials
