@@ -15,9 +15,15 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
+_started_ray = False  # init_ray started (or connected) Ray in this process: shutdown_ray stops it
+
+
 def shutdown_ray() -> None:
-    """Stop the local Ray this process started (its GCS, raylet, agents and workers) before exit."""
-    if "ray" in sys.modules:
+    """Stop the local Ray that init_ray started (its GCS, raylet, agents and workers) before exit;
+    a Ray that was already running when init_ray was called (a notebook's, a test session's) stays."""
+    global _started_ray
+    if _started_ray and "ray" in sys.modules:
+        _started_ray = False
         import ray
 
         if ray.is_initialized():
@@ -44,6 +50,7 @@ def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
+    global _started_ray
     if ray.is_initialized():
         console.quiet_ray_logs()
         return
@@ -52,6 +59,7 @@ def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
         options.update(num_cpus=num_cpus, include_dashboard=False)
     with console.native_stderr_to_file(not verbose):
         ray.init(**options)
+    _started_ray = True
     console.quiet_ray_logs()
 
 

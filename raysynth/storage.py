@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def check_writable(location: Location) -> None:
     """Make sure ``location`` (a folder) can be written, before any work that would write there
     starts: a local folder is created and a probe file written and removed; an object store gets
     a probe object. Raises :class:`StorageError` naming the location and the cause."""
-    probe = join(location, f".raysynth-write-probe-{os.getpid()}")
+    probe = join(location, f".raysynth-write-probe-{uuid.uuid4().hex}")  # one per caller, threads too
     if not is_remote(location):
         try:
             Path(location).mkdir(parents=True, exist_ok=True)

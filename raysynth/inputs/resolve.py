@@ -111,7 +111,7 @@ def resolve(
     except DatasetError as error:
         raise DatasetError(f"{spec._source}: dataset.name: {error}") from None
     manifest = plan_manifest(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
-    noise_manifest = _noise_manifest(spec, manifest, work_dir)
+    noise_manifest = _noise_manifest(spec, manifest, work_dir, data_root)
     cells = trial_cells(spec)
     _check_generators(spec)
     jobs = _synthetic_jobs(spec, recipe, store, cells)
@@ -131,16 +131,22 @@ class InputError(ValueError):
     backend cannot say), with the key and the reason."""
 
 
-def _noise_manifest(spec: ExperimentSpec, manifest: ManifestPlan, work_dir: Path) -> ManifestPlan | None:
+def _noise_manifest(
+    spec: ExperimentSpec, manifest: ManifestPlan, work_dir: Path, data_root: Path | None = None
+) -> ManifestPlan | None:
     if spec.noise.directory is None:
         return None
     directory = Path(spec.noise.directory).expanduser()
     if not directory.is_absolute():
-        if manifest.data_root is None:
+        # The data root first (real noise next to a test-only dataset), then the dataset's own
+        # root (for a test-only set, the work dir's corpora, where its toy noise is built).
+        roots = [r for r in (data_root, manifest.data_root) if r is not None]
+        if not roots:
             raise InputError(
                 f"noise.directory '{directory}' is relative, but there is no data root to resolve it against"
             )
-        directory = manifest.data_root / directory
+        found = [root / directory for root in roots if (root / directory).is_dir()]
+        directory = found[0] if found else roots[-1 if manifest.recipe.test_only else 0] / directory
     if not directory.is_dir() and not manifest.recipe.test_only:
         raise InputError(f"noise.directory {directory} does not exist")
     return plan_manifest(

@@ -66,14 +66,20 @@ def test_two_runs_of_one_plan_at_once_leave_no_duplicate_and_no_torn_shard(ray_s
     """Both runs plan the same ids; shards are named by their content, so the two writers of a batch
     write one file (an atomic rename over an identical one)."""
     rows = plan()
-    results = []
-    runs = [threading.Thread(target=lambda: results.append(run_generation(rows, tmp_path, config(), 8000)))
-            for _ in range(2)]  # fmt: skip
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(run_generation(rows, tmp_path, config(), 8000))
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
     for run in runs:
         run.start()
     for run in runs:
         run.join(timeout=300)
-    assert len(results) == 2
+    assert errors == [] and len(results) == 2
     assert_every_clip_once(tmp_path, rows)
 
 
