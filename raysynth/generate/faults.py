@@ -71,3 +71,17 @@ def clip_problem(wave: np.ndarray) -> str | None:
     if float(np.mean(np.abs(wave) >= 0.999)) > CLIPPED_FRACTION:
         return "clipped"
     return None
+
+
+def trial_chaos(cell: dict) -> None:
+    """Fault injection for a sweep's trials (``tests/chaos``): with ``$RAYSYNTH_CHAOS`` set to
+    ``trial-raise:<seed>:<attempts file>``, the trial of that seed appends a line to the file and
+    raises, at every attempt."""
+    spec = os.environ.get(CHAOS_ENV, "")
+    if not spec.startswith("trial-raise:"):
+        return
+    _, seed, attempts = spec.split(":", 2)
+    if str(cell.get("seed")) == seed:
+        with open(attempts, "a") as handle:
+            handle.write("attempt\n")
+        raise RuntimeError(f"injected fault in the trial of seed {seed}")

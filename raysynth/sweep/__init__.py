@@ -21,6 +21,7 @@ from typing import Any
 
 from raysynth import console, storage
 from raysynth.generate import GenerationSummary
+from raysynth.generate.faults import trial_chaos
 from raysynth.inputs import Inputs, Resolved
 from raysynth.report import INPUTS_FILE
 from raysynth.sweep.lines import TrialLines
@@ -113,6 +114,7 @@ def _trainable(config: dict[str, Any], context: TrialContext, cells: list[dict] 
             torch.save(state, Path(folder) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
+    trial_chaos(trial_config(config, cells))
     try:
         run_trial(trial_config(config, cells), context, report, resume)
     except NaNLossError as error:

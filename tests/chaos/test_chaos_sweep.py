@@ -36,3 +36,34 @@ def test_a_hundred_trial_sweep_accounts_for_every_trial(ray_session, tmp_path):
     assert out.count("completed  seed=") == N and f"trial {N}/{N}" in out
     df = load(tmp_path / "ray_results" / "many")
     assert len(df) == N and status_counts(df)["completed"] == N and sorted(df["seed"]) == list(range(N))
+
+
+@pytest.mark.e2e
+def test_a_failing_trial_is_retried_as_max_failures_says_then_reported_as_errored(tmp_path):
+    """A sweep in its own process (so its Ray workers see $RAYSYNTH_CHAOS): the trial of seed 1
+    raises at every attempt; with max_failures 1 it runs twice, then the sweep ends, exit 1, with
+    the other trials completed and that one counted as errored with its reason."""
+    import os
+    import subprocess
+    import sys
+
+    from raysynth.report import load
+
+    from conftest import REPO_ROOT
+
+    spec = tmp_path / "failing.yaml"
+    spec.write_text(SPEC.format(seeds=[0, 1, 2], max_failures=1))
+    attempts = tmp_path / "attempts"
+    env = {**os.environ, "RAYSYNTH_CHAOS": f"trial-raise:1:{attempts}"}
+    env.pop("RAY_ADDRESS", None)
+    run = subprocess.run(
+        [sys.executable, "jobs/sweep.py", "--config", str(spec), "--work-dir", str(tmp_path), "--name", "f"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out[-3000:]
+    assert attempts.read_text().count("attempt") == 2  # the first run and one retry
+    assert "3 trial(s): 2 completed, 0 stopped, 1 errored (RuntimeError: injected fault" in out, out[-3000:]
+    assert "failed and is retried" in out and "errored    seed=1" in out
+    df = load(tmp_path / "ray_results" / "f")
+    assert df.set_index("seed").loc[1, "status"] == "errored"
