@@ -34,7 +34,9 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cpus", type=int, default=2)
@@ -72,7 +74,9 @@ def main() -> None:
 
     first = (n // 4) / (time_at(n // 4) - time_at(1))
     last = (n - 3 * n // 4) / (samples[-1][0] - time_at(3 * n // 4))
-    print(f"eSpeak NG load run: {n} clips in {written} shards, {summary.seconds:.0f} s, {args.cpus} CPU actors")
+    print(
+        f"eSpeak NG load run: {n} clips in {written} shards, {summary.seconds:.0f} s, {args.cpus} CPU actors"
+    )
     print(f"  peak driver RSS: {peak_5k:.0f} MiB up to 5,000 clips, {peak_all:.0f} MiB up to {n:,} "
           f"({peak_all / peak_5k:.3f}x; target <= 1.1x)")  # fmt: skip
     print(f"  throughput (from the first shard): first quarter {first:.0f} clips/s, last quarter {last:.0f} clips/s "
