@@ -43,7 +43,6 @@ def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     ``verbose``, Ray's own logs and the workers' output stay out of the console (they are still in
     Ray's session logs); the project's progress lines replace them.
     """
-
     console.set_verbose(verbose)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     # Trials checkpoint every epoch on purpose (resume loses at most one epoch).

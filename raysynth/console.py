@@ -43,8 +43,9 @@ def set_verbose(verbose: bool) -> None:
     """``-v``: Ray's own logs, Ray Data's progress, worker output and Tune's tables come back.
 
     Quiet (the default) sets, unless the user set them: ``RAY_DATA_LOGGING_CONFIG`` (Ray Data's
-    console log at errors only), ``RAY_BACKEND_LOG_LEVEL=fatal`` and ``RAY_AIR_NEW_OUTPUT=0`` (Tune's legacy reporter, which
-    prints nothing at ``verbose=0``; the new one prints its configuration box at any verbosity).
+    console log at errors only), ``RAY_BACKEND_LOG_LEVEL=fatal`` and ``RAY_AIR_NEW_OUTPUT=0``
+    (Tune's legacy reporter, which prints nothing at ``verbose=0``; the new one prints its
+    configuration box at any verbosity).
     """
     global _verbose
     _verbose = verbose
@@ -70,8 +71,8 @@ def verbose() -> bool:
 
 
 def quiet_ray_logs() -> None:
-    """Ray's, Ray Data's and Tune's Python loggers to warnings (errors when quiet), and no Ray Data
-    progress output; the project's own progress lines replace them."""
+    """Ray's, Ray Data's and Tune's Python loggers at INFO with ``-v`` and at ERROR otherwise, and
+    Ray Data's progress bars only with ``-v``; the project's own progress lines replace them."""
     level = logging.INFO if _verbose else logging.ERROR
     for name in ("ray", "ray.data", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(level)
@@ -186,7 +187,8 @@ class Progress:
 @contextlib.contextmanager
 def native_stderr_to_file(active: bool = True):
     """Send what native code writes to stderr while Ray starts (the C++ core worker's start-up
-    lines) to a log file; on an error the file is printed, so nothing that explains it is lost."""
+    lines) to a temporary file; on an error the file is printed, so nothing that explains it is
+    lost. The file is removed afterwards."""
     if not active:
         yield
         return
@@ -204,6 +206,7 @@ def native_stderr_to_file(active: bool = True):
         os.dup2(saved, 2)
         os.close(saved)
         log.close()
+        Path(log.name).unlink(missing_ok=True)
 
 
 class Interrupted(Exception):

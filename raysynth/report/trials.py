@@ -122,7 +122,7 @@ def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     try:
         config = flat_config(_params(params_file), cells)
         rows = _rows(trial_dir / "result.json")
-    except (UnreadableTrial, IndexError, KeyError, ValueError) as error:
+    except (UnreadableTrial, IndexError, KeyError) as error:  # a cell_index the record lacks: Index/KeyError
         warnings.warn(f"skipping trial {trial_dir.name}: {error}", stacklevel=3)
         return {"trial": trial_dir.name, "epochs_reported": 0, "status": "not readable",
                 "status_reason": str(error)}  # fmt: skip

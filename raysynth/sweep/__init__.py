@@ -114,9 +114,10 @@ def _trainable(config: dict[str, Any], context: TrialContext, cells: list[dict] 
             torch.save(state, Path(folder) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    trial_chaos(trial_config(config, cells))
+    trial = trial_config(config, cells)
+    trial_chaos(trial)
     try:
-        run_trial(trial_config(config, cells), context, report, resume)
+        run_trial(trial, context, report, resume)
     except NaNLossError as error:
         # The trial ends with its reason in the results; the rest of the sweep goes on.
         tune.report({"stopped_reason": f"NaN loss: {error}"})

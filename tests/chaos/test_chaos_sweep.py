@@ -67,3 +67,29 @@ def test_a_failing_trial_is_retried_as_max_failures_says_then_reported_as_errore
     assert "failed and is retried" in out and "errored    seed=1" in out
     df = load(tmp_path / "ray_results" / "f")
     assert df.set_index("seed").loc[1, "status"] == "errored"
+
+
+@pytest.mark.e2e
+def test_a_trial_on_a_reused_actor_gives_the_numbers_of_a_fresh_one(ray_session, tmp_path):
+    """Trials reuse their Ray actors: the seed-2 trial run third on a reused actor (one trial at a
+    time) matches, to the bit, the same trial run alone on a fresh actor. Nothing a trial leaves
+    in its process may change the next trial's numbers."""
+    from raysynth.report import load
+
+    def run(name, seeds):
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(
+            SPEC.format(seeds=seeds, max_failures=0).replace(
+                "max_concurrent_trials: 2", "max_concurrent_trials: 1"
+            )
+        )
+        code, out = run_job_capturing(
+            "sweep.py", "--config", str(spec), "--work-dir", str(tmp_path), "--name", name
+        )
+        assert code == 0, out[-3000:]
+        return load(tmp_path / "ray_results" / name).set_index("seed")
+
+    reused, alone = run("reused", [0, 1, 2]), run("alone", [2])
+    for metric in ("selected_test_acc", "selected_valid_loss", "train_loss", "valid_loss"):
+        assert reused.loc[2, metric] == alone.loc[2, metric], metric
+    assert reused.loc[1, "train_loss"] != alone.loc[2, "train_loss"]  # the metrics do tell trials apart
