@@ -57,7 +57,7 @@ def local_head(extra_env: dict[str, str]):
 
     ray = str(Path(sys.executable).parent / "ray")
     temp_dir = tempfile.mkdtemp(prefix="rs-head-", dir="/tmp")  # short: Ray's socket paths are length-limited
-    dashboard = free_port()
+    dashboard, agent = free_port(), free_port()
     token = Path(temp_dir) / "auth_token"
     token.write_text(secrets.token_hex(32))
     env = {
@@ -71,33 +71,44 @@ def local_head(extra_env: dict[str, str]):
         [ray, "start", "--head", "--block", f"--port={free_port()}", "--num-cpus=2", "--num-gpus=0",
          "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
          # Its own agent ports: the session's Ray instance already holds the default ones.
-         f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+         f"--dashboard-agent-listen-port={agent}", f"--dashboard-agent-grpc-port={free_port()}",
          f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
          f"--ray-client-server-port={free_port()}",
          f"--temp-dir={temp_dir}", "--disable-usage-stats"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     address = f"http://127.0.0.1:{dashboard}"
+    headers = {"Authorization": f"Bearer {token.read_text()}"}
     try:
-        deadline = time.time() + 120
-        while True:
-            request = urllib.request.Request(
-                f"{address}/api/version", headers={"Authorization": f"Bearer {token.read_text()}"}
-            )
-            try:
-                urllib.request.urlopen(request, timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or head.poll() is not None:
-                    raise RuntimeError(
-                        f"the local Ray head did not come up (exit code {head.poll()})"
-                    ) from None
-                time.sleep(1)
-        yield address, env
+        # The dashboard answers first; the job agent (which `ray job submit` needs) a few seconds later,
+        # and much later on a loaded 2-core machine. Wait for both, so a submit never races the agent.
+        started = time.time()
+        for url in (f"{address}/api/version", f"http://127.0.0.1:{agent}/api/healthz"):
+            while True:
+                try:
+                    urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
+                    break
+                except OSError:
+                    if time.time() > started + 240 or head.poll() is not None:
+                        raise RuntimeError(
+                            f"the local Ray head did not answer {url} in {time.time() - started:.0f} s "
+                            f"(exit code {head.poll()}):\n{head_logs(temp_dir)}"
+                        ) from None
+                    time.sleep(1)
+        yield address, {**env, "RAYSYNTH_TEST_HEAD_DIR": temp_dir}
     finally:
         kill_tree(head.pid)
         head.wait(timeout=30)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def head_logs(temp_dir: str, lines: int = 15) -> str:
+    """The last lines of a local head's dashboard and agent logs, for a failure message."""
+    out = []
+    for name in ("dashboard.log", "dashboard_agent.log", "raylet.out"):
+        for log in Path(temp_dir).glob(f"session_*/logs/{name}"):
+            out.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+    return "\n".join(out) or "(no head logs)"
 
 
 def submit_job(address: str, env: dict, *args: str) -> tuple[int, str]:
@@ -105,7 +116,7 @@ def submit_job(address: str, env: dict, *args: str) -> tuple[int, str]:
     import subprocess
 
     ray = str(Path(sys.executable).parent / "ray")
-    deadline = time.time() + 60
+    deadline = time.time() + 180
     while True:
         result = subprocess.run(
             [ray, "job", "submit", f"--address={address}", "--working-dir", str(REPO_ROOT), "--",
@@ -113,9 +124,11 @@ def submit_job(address: str, env: dict, *args: str) -> tuple[int, str]:
             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=480,
         )  # fmt: skip
         out = result.stdout + result.stderr
-        # The head's job agent starts a few seconds after its dashboard answers.
-        if "No available agent to submit job" not in out or time.time() > deadline:
+        # The agent answered before the submit, but the head can still look it up late (it waits 10 s).
+        if "No available agent to submit job" not in out:
             return result.returncode, out
+        if time.time() > deadline:
+            return result.returncode, out + "\n" + head_logs(env["RAYSYNTH_TEST_HEAD_DIR"])
         time.sleep(2)
 
 
