@@ -147,11 +147,17 @@ def e2e_problems(stats: dict, deselected: list[str]) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI, any end-to-end test that was skipped or deselected fails the run: it must never be silent."""
+    """In CI, any end-to-end test that was skipped or deselected fails the run: it must never be silent
+    (in the ``-m slow`` run: any slow test skipped, or none passed)."""
     if not IN_CI or exitstatus != 0:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    problems = e2e_problems(reporter.stats if reporter else {}, _DESELECTED_E2E)
+    stats = reporter.stats if reporter else {}
+    if session.config.option.markexpr == "slow":  # the slow run (.ci/run's second step)
+        problems = [f"slow test skipped: {r.nodeid}" for r in stats.get("skipped", [])]
+        problems += [] if stats.get("passed") else ["no slow test passed"]
+    else:
+        problems = e2e_problems(stats, _DESELECTED_E2E)
     if problems:
         for problem in problems:
             if reporter:
