@@ -49,6 +49,7 @@ def main() -> int:
     from raysynth.report.equivalent import describe, equivalent_table, real_curve
     from raysynth.report.figures import all_figures
     from raysynth.report.html import audio_gallery, write_html
+    from raysynth.report.quality import quality_section
 
     # Experiments on an object store (s3://) are copied next to the report first.
     local = Path(args.out or "reports")
@@ -74,6 +75,7 @@ def main() -> int:
     (out / f"table_{args.metric}.tex").write_text(
         to_latex(stats, args.rows, args.cols, warning, args.metric) + "\n"
     )
+    quality_tables = quality_section(df, args.metric, out, say=print)
     figures, skipped = all_figures(df[df["status"] == "completed"], out, args.metric)
     print(f"\nwrote {out}/trials.csv, table_{args.metric}.{{csv,md,tex}} and {len(figures)} figure(s)")
     for reason in skipped:
@@ -82,7 +84,7 @@ def main() -> int:
         table_html = to_html(stats, args.rows, args.cols, args.metric, warning)
         page = write_html(out / "report.html", f"raysynth: {', '.join(d.name for d in experiment_dirs)}",
                           {f"{metric_name(args.metric)}, by {', '.join(args.rows + args.cols)}": table_html
-                           + "".join(f"<p>note: {html.escape(n)}</p>" for n in notes)}, figures,
+                           + "".join(f"<p>note: {html.escape(n)}</p>" for n in notes), **quality_tables}, figures,
                           audio_gallery(experiment_dirs[0]))  # fmt: skip
         print(f"  {page}")
     return 0

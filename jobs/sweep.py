@@ -47,7 +47,7 @@ def main() -> int:
     if not args.config and not args.smoke_test:
         parser.error("give --config SPEC or --smoke-test")
 
-    from raysynth.inputs import ensure, resolve, trial_context, varying_axes
+    from raysynth.inputs import ensure, resolve, table_axes, trial_context
     from raysynth.report import (
         ReportError,
         caveat,
@@ -72,8 +72,7 @@ def main() -> int:
     result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
     trials = load(result.experiment_dir)
     print(f"\n{status_line(trials)}; {result.seconds:.0f}s -> {result.experiment_dir}")
-    varying = [axis for axis in varying_axes(list(resolved.cells)) if axis != "seed"]
-    rows, cols = (varying[:1], varying[1:2]) if varying else (["real_fraction"], ["synth_multiplier"])
+    rows, cols = table_axes(list(resolved.cells))
     try:
         note = caveat(experiment_record(result.experiment_dir))
         print(to_markdown(pivot(trials, rows, cols), rows, cols, caveat=note))

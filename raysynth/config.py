@@ -244,6 +244,9 @@ class GridConfig(_Strict):
     train_snr_db: list[tuple[float, float]] | None = Field(
         None, description="training SNR ranges, one per value; None: noise.train_snr_db"
     )
+    quality_filter: list[str] = Field(
+        ["none"], description="none, <score>_threshold:<t> or <score>_top_fraction:<f>; scores: clap, teacher"
+    )
 
     @field_validator("*", mode="before")  # every axis: a scalar is a one-value list
     @classmethod
@@ -278,6 +281,15 @@ class GridConfig(_Strict):
                 raise ValueError(f"each real_fraction has to be in [0, 1], but one is {value}")
         return values
 
+    @field_validator("quality_filter")
+    @classmethod
+    def _filters(cls, values: list[str]) -> list[str]:
+        from raysynth.quality.filters import parse_filter
+
+        for value in values:
+            parse_filter(value)
+        return values
+
     @field_validator("synth_multiplier")
     @classmethod
     def _multiplier_range(cls, values: list[float]) -> list[float]:
@@ -303,6 +315,33 @@ class GridConfig(_Strict):
             for name in type(self).model_fields
             if getattr(self, name) is not None
         }
+
+
+class QualityConfig(_Strict):
+    """Scoring synthetic clips (for ``grid.quality_filter``) and measuring synthetic sets (FAD, diversity)."""
+
+    measure: bool = Field(
+        False,
+        description="each trial with synthetic clips reports FAD and diversity against the real training split",
+    )
+    embedding: Literal["teacher", "clap", "ast", "whisper"] = Field(
+        "teacher", description="the embedding of FAD and diversity (teacher: its penultimate layer)"
+    )
+    model_id: str | None = Field(None, description="clap/ast/whisper embedding: hub id or local path")
+    clap_model_id: str | None = Field(None, description="the CLAP model of the clap score; None: the default")
+    tiny: bool = Field(False, description="random-weight toy CLAP and embedding models built offline (tests)")
+    teacher_epochs: int = Field(
+        10, ge=1, le=1000, description="epochs of the teacher on the real training split"
+    )
+    oversample: float = Field(2.0, ge=1, description="threshold filters: candidates generated per kept clip")
+    duplicate_cosine: float = Field(
+        0.995,
+        gt=0,
+        le=1,
+        description="embeddings at this cosine similarity or above count as near-duplicates",
+    )
+    concurrency: int = Field(1, ge=1, description="scoring actors of the Ray Data pass")
+    batch_size: int = Field(64, ge=1, description="clips per scoring batch")
 
 
 class ResourcesConfig(_Strict):
@@ -354,6 +393,7 @@ class ExperimentSpec(_Strict):
     noise: NoiseConfig = NoiseConfig()
     grid: GridConfig = GridConfig()
     search: SearchConfig = SearchConfig()
+    quality: QualityConfig = QualityConfig()
     resources: ResourcesConfig = ResourcesConfig()
 
     @model_validator(mode="after")

@@ -10,7 +10,9 @@ from conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "raysynth"
 # Rooms below the experiment level never import the rooms that resolve or run an experiment.
-LOWER_ROOMS = ("raysynth.generate", "raysynth.train", "raysynth.datasets", "raysynth.generators")
+LOWER_ROOMS = (
+    "raysynth.generate", "raysynth.train", "raysynth.datasets", "raysynth.generators", "raysynth.quality",
+)  # fmt: skip
 UPPER_ROOMS = ("raysynth.sweep", "raysynth.inputs")
 MAX_LINES = 300
 SCHEMA_MODULES = {"raysynth.config"}  # declarative schemas may be longer

@@ -164,7 +164,7 @@ def test_smoke_sweep_then_report(smoke):
 
     code, out = smoke["first"]
     assert code == 0, out
-    assert "4 trial(s): 4 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
+    assert "6 trial(s): 6 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
     assert "| real_fraction=0.5 |" in out and "synth_multiplier=1.0" in out
     assert smoke["shards"], "the generation stage wrote no shard"
 
@@ -174,12 +174,12 @@ def test_smoke_sweep_then_report(smoke):
     assert code == 0, out[-3000:]
     assert (
         "succeeded" in out
-        and "4 trial(s): 4 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
+        and "6 trial(s): 6 completed, 0 stopped, 0 errored, 0 unfinished, 0 not run" in out
         and "wrote 0 in 0 shard(s)" in out
     )
     assert "-> s3://raysynth/results/again" in out
     # A console a person can read: stage lines and one line per trial, not Ray's logs and tables.
-    assert "trial 4/4 completed" in out and "prepare toy: manifest exists" in out, out[-3000:]
+    assert "trial 6/6 completed" in out and "prepare toy: manifest exists" in out, out[-3000:]
     assert "checks the plumbing, not the science" in out  # the caveat also when results are on S3
     for noise in ("streaming_executor", "logging_progress", "Trial status", "Checkpoint successfully",
                   "core_worker.cc", "xFormers", "Configuration for experiment"):  # fmt: skip
@@ -187,11 +187,19 @@ def test_smoke_sweep_then_report(smoke):
     assert not (smoke["work"] / "ray_results" / "again").exists()
     assert smoke["shards_after"] == smoke["shards"]
     remote = load("s3://raysynth/results/again")
-    assert len(remote) == 4 and remote["selected_test_acc"].between(0, 1).all()
+    assert len(remote) == 6 and remote["selected_test_acc"].between(0, 1).all()
 
     exp = smoke["work"] / "ray_results" / "smoke"
     code, out = smoke["report"]
     assert code == 0 and "this checks the plumbing, not the science" in out and "skipped" not in out, out
+    # The quality section: the filter's kept/rejected clips per class, and FAD against accuracy.
+    assert "quality filters: kept / rejected synthetic training clips per class" in out
+    assert "| teacher_top_fraction:0.5 | 0.5 | 1 | 10 / 10 | 10 / 10 | 10 / 10 | 10 / 10 |" in out, out
+    assert "Does FAD predict usefulness?" in out and "embedding: teacher" in out
+    df = load(exp)
+    synthetic = df[df["synth_multiplier"] > 0]
+    assert synthetic["fad"].notna().all() and (synthetic["fad"] >= 0).all() and df["fad"].isna().sum() == 2
+    assert (exp / "quality_fad.csv").is_file() and (exp / "quality_filter_counts.csv").is_file()
     for name in (
         "trials.csv",
         "table_selected_test_acc.csv",
@@ -205,6 +213,7 @@ def test_smoke_sweep_then_report(smoke):
         "fig_class_precision",
         "fig_confusion",
         "fig_snr",
+        "fig_fad_vs_accuracy",
     ):
         assert (exp / f"{figure}.png").stat().st_size > 1000 and (exp / f"{figure}.pdf").is_file(), figure
     assert (exp / "report.html").is_file()
@@ -245,7 +254,11 @@ def check_html_in_chromium(page):
     """Load the report in headless Chromium: the page loads, tables render, audio elements have sources."""
     html = check_chromium_dom(page)
     assert "<table" in html and "test accuracy at the epoch chosen on validation" in html and "<td>" in html
-    assert html.count('<img class="figure"') == 5 and html.count('<img class="spec"') >= 4
+    assert (
+        html.count('<img class="figure"') == 6
+        and "Does FAD predict usefulness?" in html
+        and html.count('<img class="spec"') >= 4
+    )
     assert '<audio controls="" preload="none" src="data:audio/flac;base64,' in html
 
 

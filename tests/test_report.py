@@ -161,3 +161,38 @@ def test_a_table_that_averages_over_an_axis_it_does_not_show_says_so():
     )
     alone = pivot(df, ["noise_source"], ["synth_multiplier"])  # seeds and folds are replicates, not axes
     assert "averaged over" not in to_markdown(alone, ["noise_source"], ["synth_multiplier"])
+
+
+def test_a_collapsed_axis_as_a_column_keeps_its_cells(tmp_path):
+    """``strategy`` is None where synth_multiplier is 0 (collapsed). As a table column it used to raise a
+    TypeError (pandas 3 keeps None through ``astype(str)``), and ``pivot_table`` dropped those cells."""
+    exp = fake_experiment(
+        tmp_path / "exp",
+        [
+            ({"real_fraction": 1.0, "synth_multiplier": 0, "strategy": None, "seed": 0}, [0.5]),
+            ({"real_fraction": 1.0, "synth_multiplier": 1, "strategy": "label", "seed": 0}, [0.7]),
+            ({"real_fraction": 1.0, "synth_multiplier": 1, "strategy": "llm", "seed": 0}, [0.6]),
+        ],
+    )
+    with pytest.warns(UserWarning, match="older spec version"):
+        df = load(exp)
+    rows, cols = ["real_fraction"], ["synth_multiplier", "strategy"]
+    md = to_markdown(pivot(df, rows, cols), rows, cols)
+    assert "| synth_multiplier=0, strategy=- | synth_multiplier=1, strategy=label |" in md
+    assert "| real_fraction=1.0 | **0.500 (n=1)** | **0.700 (n=1)** | **0.600 (n=1)** |" in md  # one row
+    # Pooled over strategy: the note names its values, the collapsed one as "-".
+    stats = pivot(df, rows, ["synth_multiplier"])
+    assert stats.attrs["pooled"] == {"strategy": ["-", "label", "llm"]}
+
+
+def test_figures_name_one_best_cell_when_cells_tie(tmp_path):
+    """Tied best cells: the class-precision figure and the confusion figure name the same one (the
+    first by key), where each used its own rule before."""
+    from raysynth.report.cells import cell_means
+
+    df = pd.DataFrame(
+        {"real_fraction": [0.5, 0.5, 1.0, 1.0], "synth_multiplier": [0.0, 1.0, 0.0, 1.0],
+         "selected_test_acc": [0.25, 1.0, 1.0, 1.0]}
+    )  # fmt: skip
+    means = cell_means(df, ["real_fraction", "synth_multiplier"], "selected_test_acc")
+    assert list(means.index) == [("0.5", "1.0"), ("1.0", "0.0"), ("1.0", "1.0"), ("0.5", "0.0")]

@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from raysynth.inputs.cells import trial_cells, varying_axes
+from raysynth.inputs.cells import table_axes, trial_cells, varying_axes
 from raysynth.inputs.resolve import GenerationJob, InputError, Resolved, resolve
 from raysynth.inputs.stages import Inputs, MissingInputs, check, ensure
-from raysynth.train.context import SyntheticSource, TrialContext
+from raysynth.train.context import ScoreTable, SyntheticSource, TrialContext
 
 
 def trial_context(r: Resolved, inputs: Inputs | None = None) -> TrialContext:
@@ -31,6 +31,9 @@ def trial_context(r: Resolved, inputs: Inputs | None = None) -> TrialContext:
         embeddings=str(inputs.embeddings) if inputs and inputs.embeddings else None,
         generation_seed=r.generation_seed,
         draw_per_seed=r.draw_per_seed,
+        quality=r.quality,
+        scores=tuple(ScoreTable(j.recipe, j.kind, j.fold, j.folder) for j in r.score_jobs),
+        teachers=tuple((t.fold, t.path) for t in r.teachers),
     )
 
 
@@ -43,6 +46,7 @@ __all__ = [
     "check",
     "ensure",
     "resolve",
+    "table_axes",
     "trial_cells",
     "trial_context",
     "varying_axes",

@@ -1,7 +1,7 @@
 """The trials of a grid: every combination of axis values, with the axes that do not apply collapsed.
 
 A trial with ``synth_multiplier: 0`` trains on no synthetic clip, so its ``strategy``,
-``generator`` and ``variant`` do not change it (generator and variant still matter where it
+``quality_filter``, ``generator`` and ``variant`` do not change it (generator and variant still matter where it
 trains with generated noise). A trial with no training noise has no training SNR. Such axes are
 set to ``None`` and the copies they would make are run once, so a table's n counts independent
 runs only. Combinations with nothing to train on (``real_fraction`` and ``synth_multiplier``
@@ -17,8 +17,8 @@ from typing import Any
 from raysynth.config import ExperimentSpec
 
 AXES = (
-    "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "noise_source", "train_snr_db",
-    "fold", "seed",
+    "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "quality_filter", "noise_source",
+    "train_snr_db", "fold", "seed",
 )  # fmt: skip
 
 
@@ -31,6 +31,7 @@ def grid_axes(spec: ExperimentSpec) -> dict[str, list[Any]]:
         "strategy": list(grid.strategy),
         "generator": spec.generators(),
         "variant": spec.variants(),
+        "quality_filter": list(grid.quality_filter),
         "noise_source": list(grid.noise_source),
         "train_snr_db": [list(r) for r in grid.train_snr_db] if grid.train_snr_db else [None],
         "fold": list(grid.fold),
@@ -42,7 +43,7 @@ def collapse(cell: dict[str, Any]) -> dict[str, Any]:
     """``cell`` with the axes that do not change its trial set to ``None``."""
     cell = dict(cell)
     if cell["synth_multiplier"] == 0:
-        cell["strategy"] = None
+        cell["strategy"] = cell["quality_filter"] = None
         if cell["noise_source"] != "synthetic":
             cell["generator"] = cell["variant"] = None
     if cell["noise_source"] == "none":
@@ -68,3 +69,23 @@ def trial_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
 def varying_axes(cells: list[dict[str, Any]]) -> list[str]:
     """The axes that take more than one value across ``cells`` (in :data:`AXES` order)."""
     return [a for a in AXES if len({json.dumps(c.get(a)) for c in cells}) > 1]
+
+
+def table_axes(cells: list[dict[str, Any]], max_cols: int = 2) -> tuple[list[str], list[str]]:
+    """Rows and columns for the run's summary table: the first varying axis as rows, then up to
+    ``max_cols`` axes that still vary inside the cells so far (an axis that only follows another,
+    as ``strategy`` follows ``synth_multiplier`` where m = 0 collapses it, is left out)."""
+    varying = [a for a in varying_axes(cells) if a != "seed"]
+    if not varying:
+        return ["real_fraction"], ["synth_multiplier"]
+    chosen: list[str] = varying[:1]
+    for axis in varying[1:]:
+        groups: dict[str, set[str]] = {}
+        for c in cells:
+            key = json.dumps([c.get(a) for a in chosen])
+            groups.setdefault(key, set()).add(json.dumps(c.get(axis)))
+        if any(len(values) > 1 for values in groups.values()):
+            chosen.append(axis)
+        if len(chosen) > max_cols:
+            break
+    return chosen[:1], chosen[1:]

@@ -14,11 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from raysynth.audio import RESAMPLER
-from raysynth.config import ExperimentSpec, GenerationConfig, NoiseConfig, ResourcesConfig, TrainConfig
+from raysynth.config import (
+    ExperimentSpec,
+    GenerationConfig,
+    NoiseConfig,
+    QualityConfig,
+    ResourcesConfig,
+    TrainConfig,
+)
 from raysynth.datasets import DatasetError, DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
 from raysynth.generators import BACKENDS, GeneratorError, check_generation, generation_recipe
 from raysynth.inputs.cells import trial_cells
+from raysynth.inputs.quality import candidate_pools, plan_quality
+from raysynth.quality.scoring import ScoreJob
+from raysynth.quality.teacher import TeacherPlan
 from raysynth.schemas import SCHEMA_VERSION, file_id
 from raysynth.storage import Location
 
@@ -45,6 +55,8 @@ class GenerationJob:
         draws: the draw seeds to generate (one per trial seed, or one shared).
         valid_per_class: zero-shot validation clips per class, generated on top (0: none).
         noise: plan from the noise manifest's training recordings instead of the dataset's classes.
+        pools: the (synth_multiplier, quality_filter) pairs of its cells; the plan makes the largest pool.
+        oversample: candidates per kept clip of a threshold filter (``quality.oversample``).
     """
 
     generator: str
@@ -61,6 +73,8 @@ class GenerationJob:
     draws: tuple[int, ...]
     valid_per_class: int
     noise: bool = False
+    pools: tuple[tuple[float, str | None], ...] = ()
+    oversample: float = 2.0
 
     @property
     def recipe_hash(self) -> str:
@@ -94,6 +108,9 @@ class Resolved:
     generation_seed: int = 0
     draw_per_seed: bool = True
     linear_probe: bool = False
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    teachers: tuple[TeacherPlan, ...] = ()
+    score_jobs: tuple[ScoreJob, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,13 +133,14 @@ def resolve(
     _check_generators(spec)
     jobs = _synthetic_jobs(spec, recipe, store, cells)
     noise_jobs = _noise_jobs(spec, noise_manifest, store, cells) if noise_manifest else ()
+    teachers, score_jobs = plan_quality(spec, recipe, manifest.path, work_dir, jobs, cells)
     return Resolved(
         name=spec.name, spec_hash=spec.spec_hash(), spec=spec.model_dump(mode="json"), work_dir=Path(work_dir),
         store=store, sample_rate=spec.dataset.sample_rate, clip_seconds=spec.dataset.clip_seconds,
         manifest=manifest, noise_manifest=noise_manifest, train=spec.train, noise=spec.noise,
         resources=spec.resources, generation=jobs, synthetic_noise=noise_jobs, cells=tuple(cells),
         generation_seed=spec.generation.seed, draw_per_seed=spec.generation.draw_per_seed,
-        linear_probe=spec.train.mode == "linear_probe",
+        linear_probe=spec.train.mode == "linear_probe", quality=spec.quality, teachers=teachers, score_jobs=score_jobs,
     )  # fmt: skip
 
 
@@ -197,10 +215,8 @@ def _prompt_template(
 
 
 def _draws(spec: ExperimentSpec) -> tuple[int, ...]:
-    seeds = sorted(
-        {draw_seed(spec.generation.seed, s, spec.generation.draw_per_seed) for s in spec.grid.seed}
-    )
-    return tuple(seeds)
+    generation = spec.generation
+    return tuple(sorted({draw_seed(generation.seed, s, generation.draw_per_seed) for s in spec.grid.seed}))
 
 
 def _job(
@@ -235,6 +251,7 @@ def _synthetic_jobs(
     if not used:
         return ()
     multiplier = max(c["synth_multiplier"] for c in cells)
+    pools = candidate_pools(cells)
     zero_shot = any(c["real_fraction"] == 0 and c["synth_multiplier"] > 0 for c in cells)
     jobs = []
     for generator, strategy, variant in used:
@@ -256,7 +273,8 @@ def _synthetic_jobs(
             _job(spec, generator, strategy, variant, store, recipe.name,
                  _prompt_template(spec, recipe, generator, strategy), descriptions=descriptions,
                  train_multiplier=multiplier, per_class=0,
-                 valid_per_class=spec.train.synthetic_valid_per_class if zero_shot else 0)
+                 valid_per_class=spec.train.synthetic_valid_per_class if zero_shot else 0,
+                 pools=pools[(generator, strategy, variant)], oversample=spec.quality.oversample)
         )  # fmt: skip
     return tuple(jobs)
 

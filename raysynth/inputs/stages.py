@@ -7,8 +7,9 @@ shards, the generated noise and the embedding cache.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from raysynth.datasets import PrepareReport
@@ -90,6 +91,45 @@ def ensure_synthetic_noise(r: Resolved) -> list[GenerationSummary]:
     return _generate(r, r.synthetic_noise, r.noise_manifest.path) if r.noise_manifest else []
 
 
+def check_quality(r: Resolved) -> list[str]:
+    from raysynth.quality.scoring import missing_scores
+
+    missing = [f"teacher {t.path} (fold {t.fold})" for t in r.teachers if not Path(t.path).is_file()]
+    for job in r.score_jobs:
+        count = missing_scores(job)
+        if count:
+            missing.append(f"{count} {job.describe()} in {job.folder}")
+    return missing
+
+
+def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
+    """Train the missing teachers (one Ray task per fold, in parallel), then score the clips that
+    have no score yet (a Ray Data pass per recipe and scorer)."""
+    import ray
+
+    from raysynth.datasets import read_manifest
+    from raysynth.quality.scoring import run_scoring
+    from raysynth.quality.teacher import train_teacher
+
+    todo = [t for t in r.teachers if not Path(t.path).is_file()]
+    train = ray.remote(num_cpus=r.resources.cpus_per_trial)(train_teacher)
+    for plan, summary in zip(todo, ray.get([train.remote(t) for t in todo]), strict=True):
+        say(f"quality: teacher (fold {plan.fold}) trained on {summary['clips']} real training clips, "
+            f"{summary['epochs']} epochs, training accuracy {summary['train_acc']:.3f}, "
+            f"{summary['seconds']:.0f}s -> {plan.path}")  # fmt: skip
+    if any(job.kind == "clap" for job in r.score_jobs):
+        table = read_manifest(r.manifest.path, columns=["label_id", "label_text"]).to_pylist()
+        texts = dict(sorted({(row["label_id"], row["label_text"]) for row in table}))
+    for job in r.score_jobs:
+        if job.kind == "clap":
+            job = replace(job, prompts=tuple(job.template.format(label=texts[i]) for i in sorted(texts)))
+        start = time.perf_counter()
+        count = run_scoring(job, r.quality.concurrency, r.quality.batch_size)
+        if count:
+            say(f"quality: scored {count} clip(s), {job.describe()}, {time.perf_counter() - start:.0f}s "
+                f"-> {job.folder}")  # fmt: skip
+
+
 def embeddings_dir(r: Resolved) -> Path:
     from raysynth.train.embeddings import cache_dir
 
@@ -125,7 +165,7 @@ def check(r: Resolved) -> list[str]:
     """Everything the experiment needs that is not on disk."""
     return [
         *check_manifest(r), *check_noise_manifest(r), *check_synthetic(r), *check_synthetic_noise(r),
-        *(check_embeddings(r) if r.manifest.path.is_file() else []),
+        *check_quality(r), *(check_embeddings(r) if r.manifest.path.is_file() else []),
     ]  # fmt: skip
 
 
@@ -147,5 +187,6 @@ def ensure(r: Resolved, generate: bool = True, say: Callable[[str], None] | None
     for summary in ensure_synthetic(r) + ensure_synthetic_noise(r):
         inputs.generation.append(summary)
         say(str(summary))
+    ensure_quality(r, say)
     inputs.embeddings = ensure_embeddings(r)
     return inputs

@@ -44,6 +44,18 @@ def noise_classes(noise_manifest: Path) -> list[ClassInfo]:
     return sorted(found.values(), key=lambda c: c.label_id)
 
 
+def pool_size(job: GenerationJob, real_clips: int) -> int:
+    """The training clips a class needs: the largest candidate pool of the job's cells (without
+    filters, ``synth_multiplier`` x the class's real training clips)."""
+    from raysynth.quality.filters import parse_filter, pool_count
+
+    pools = job.pools or ((job.train_multiplier, None),)
+    return max(
+        pool_count(math.ceil(multiplier * real_clips), parse_filter(name), job.oversample)
+        for multiplier, name in pools
+    )
+
+
 def load_descriptions(path: Path) -> dict[str, list[str]]:
     from raysynth.prompts.llm import DescriptionSet
 
@@ -56,7 +68,7 @@ def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
         classes, counts = noise_classes(manifest), None
     else:
         classes, train_counts = manifest_classes(manifest)
-        counts = {label: math.ceil(job.train_multiplier * n) for label, n in train_counts.items()}
+        counts = {label: pool_size(job, n) for label, n in train_counts.items()}
     descriptions = None
     if job.descriptions is not None:
         from raysynth.prompts.llm import DescriptionError

@@ -13,7 +13,15 @@ import math
 import numpy as np
 import pandas as pd
 
-SYNTH_AXES = ["generator", "strategy", "variant", "synth_multiplier", "noise_source", "train_snr_db"]
+SYNTH_AXES = [
+    "generator",
+    "strategy",
+    "variant",
+    "quality_filter",
+    "synth_multiplier",
+    "noise_source",
+    "train_snr_db",
+]
 
 
 def clips_per_class(df: pd.DataFrame) -> pd.Series:

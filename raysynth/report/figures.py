@@ -23,6 +23,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
 from raysynth.report import DEFAULT_METRIC  # noqa: E402
+from raysynth.report.cells import axis_text, cell_means, cell_rows  # noqa: E402
+from raysynth.report.quality import fad_figure  # noqa: E402
 from raysynth.report.tables import metric_name  # noqa: E402
 from raysynth.report.trials import AXES  # noqa: E402
 
@@ -39,7 +41,7 @@ def varying(df: pd.DataFrame, shown: set[str]) -> list[str]:
     return [
         a
         for a in AXES
-        if a in df and a not in shown and a not in REPLICATES and df[a].astype(str).nunique() > 1
+        if a in df and a not in shown and a not in REPLICATES and df[a].map(axis_text).nunique() > 1
     ]
 
 
@@ -57,7 +59,7 @@ def interval(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
 
 def _label(axes: list[str], key) -> str:
     values = key if isinstance(key, tuple) else (key,)
-    return ", ".join(f"{a}={v}" for a, v in zip(axes, values, strict=True))
+    return ", ".join(f"{a}={axis_text(v)}" for a, v in zip(axes, values, strict=True))
 
 
 def line_figure(
@@ -110,12 +112,9 @@ def class_precision_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     """Per-class test precision of the best cell of the results (paper, Fig. 4), over its replicates."""
     axes = varying(df, set())
     best = df
+    key = cell_means(df, axes, metric).index[0] if axes else None
     if axes:
-        means = df.groupby(axes, dropna=False)[metric].mean()
-        key = means.idxmax()
-        best = df[
-            (df[axes].astype(str) == [str(v) for v in (key if isinstance(key, tuple) else (key,))]).all(1)
-        ]
+        best = cell_rows(df, axes, key)
     columns = [c for c in df.columns if c.startswith("precision/")]
     means = best[columns].mean().sort_values()
     fig, ax = plt.subplots(figsize=(5, max(2.5, 0.22 * len(columns))))
@@ -132,9 +131,9 @@ def confusion_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     axes = varying(df, set())
     data = df.dropna(subset=["selected_test_confusion"])
     if axes:
-        means = data.groupby(axes, dropna=False)[metric].mean().sort_values()
+        means = cell_means(data, axes, metric)
         picks = (
-            [("best", means.index[-1]), ("worst", means.index[0])]
+            [("best", means.index[0]), ("worst", means.index[-1])]
             if len(means) > 1
             else [("all", means.index[0])]
         )
@@ -145,8 +144,7 @@ def confusion_figure(df: pd.DataFrame, metric: str = DEFAULT_METRIC):
     for ax, (which, key) in zip(panels[0], picks, strict=True):
         part = data
         if key is not None:
-            values = [str(v) for v in (key if isinstance(key, tuple) else (key,))]
-            part = data[(data[axes].astype(str) == values).all(axis=1)]
+            part = cell_rows(data, axes, key)
         matrix = sum(np.array(json.loads(m)) for m in part["selected_test_confusion"])
         ax.imshow(matrix, cmap="Blues")
         labels = names if len(names) == len(matrix) else [str(i) for i in range(len(matrix))]
@@ -190,6 +188,7 @@ def all_figures(
         "fig_class_precision": (any(c.startswith("precision/") for c in df.columns), lambda: class_precision_figure(df, metric), "no per-class precision in the results"),
         "fig_confusion": ("selected_test_confusion" in df.columns and df["selected_test_confusion"].notna().any(), lambda: confusion_figure(df, metric), "no confusion matrix in the results"),
         "fig_snr": (any(c.startswith(f"{metric}@") for c in df.columns), lambda: snr_figure(df, metric), "no noisy evaluation in the results"),
+        "fig_fad_vs_accuracy": ("fad" in df.columns and df["fad"].notna().any(), lambda: fad_figure(df, metric), "no FAD in the results (quality.measure)"),
     }  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     written, skipped = [], []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from raysynth.report.cells import axis_text
 from raysynth.report.trials import AXES, ReportError, status_line
 
 DEFAULT_METRIC = "selected_test_acc"
@@ -28,7 +29,7 @@ def best_per_column(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> pd
     never best.
     """
     means = stats["mean"].where(stats["count"] > 0)
-    groups = stats[cols].astype(str).agg("|".join, axis=1) if cols else pd.Series("", index=stats.index)
+    groups = stats[cols].map(axis_text).agg("|".join, axis=1) if cols else pd.Series("", index=stats.index)
     top = means.groupby(groups).transform("max")
     is_top = (means == top) & means.notna()
     unique = is_top.groupby(groups).transform("sum") == 1
@@ -64,9 +65,10 @@ def pooled_axes(completed: pd.DataFrame, keys: list[str]) -> dict[str, list[str]
     pooled = {}
     for axis in AXES:
         if axis in completed and axis not in keys and axis not in ("seed", "fold"):
-            spread = completed.groupby(keys, dropna=False)[axis].agg(lambda v: v.astype(str).nunique())
+            text = completed[axis].map(axis_text)
+            spread = text.groupby([completed[k] for k in keys], dropna=False).nunique()
             if (spread > 1).any():
-                pooled[axis] = sorted(completed[axis].astype(str).unique())
+                pooled[axis] = sorted(text.unique())
     return pooled
 
 
@@ -88,13 +90,20 @@ def shortfall_notes(stats: pd.DataFrame, rows: list[str], cols: list[str]) -> li
 def _cells(stats: pd.DataFrame, rows: list[str], cols: list[str], fmt) -> pd.DataFrame:
     best = best_per_column(stats, rows, cols)
     cells = stats.assign(cell=[fmt(r, b) for (_, r), b in zip(stats.iterrows(), best, strict=True)])
+    # dropna=False keeps the cells of a collapsed axis (None: quality_filter where m = 0); the
+    # combinations the grid never made are dropped again.
     table = (
-        cells.pivot_table(index=rows, columns=cols, values="cell", aggfunc="first")
+        cells.pivot_table(index=rows, columns=cols, values="cell", aggfunc="first", dropna=False)
+        .dropna(axis=1, how="all")
+        .dropna(axis=0, how="all")
         if cols
         else cells.set_index(rows)[["cell"]]
     )
     table.columns = [
-        ", ".join(f"{c}={v}" for c, v in zip(cols, key if isinstance(key, tuple) else (key,), strict=True))
+        ", ".join(
+            f"{c}={axis_text(v)}"
+            for c, v in zip(cols, key if isinstance(key, tuple) else (key,), strict=True)
+        )
         if cols
         else "value"
         for key in table.columns
@@ -104,7 +113,8 @@ def _cells(stats: pd.DataFrame, rows: list[str], cols: list[str], fmt) -> pd.Dat
 
 def _row_label(rows: list[str], index) -> str:
     return ", ".join(
-        f"{r}={v}" for r, v in zip(rows, index if isinstance(index, tuple) else (index,), strict=True)
+        f"{r}={axis_text(v)}"
+        for r, v in zip(rows, index if isinstance(index, tuple) else (index,), strict=True)
     )
 
 

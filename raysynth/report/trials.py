@@ -19,7 +19,7 @@ import pandas as pd
 
 AXES = (
     "dataset", "generator", "variant", "backbone", "real_fraction", "synth_multiplier", "strategy", "seed",
-    "fold", "noise_source", "train_snr_db",
+    "fold", "noise_source", "train_snr_db", "quality_filter",
 )  # fmt: skip
 AXIS_DEFAULTS = {
     "strategy": "label",
@@ -27,8 +27,14 @@ AXIS_DEFAULTS = {
     "noise_source": "none",
     "variant": None,
     "train_snr_db": None,
+    "quality_filter": "none",
 }
 INPUTS_FILE = "raysynth_inputs.json"
+# Per-class results (dicts by class name), flattened into ``<prefix>/<class>`` columns.
+PER_CLASS_FIELDS = {
+    "selected_test_precision": "precision", "selected_test_recall": "recall",
+    "quality_kept": "kept", "quality_rejected": "rejected", "fad_per_class": "fad",
+}  # fmt: skip
 STATUSES = ("completed", "stopped", "errored", "unfinished", "not run", "not readable")
 
 
@@ -133,9 +139,9 @@ def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     for key, value in last.items():
         if key not in config and key != "config" and not isinstance(value, dict | list):
             record[key] = value
-    for kind in ("precision", "recall"):
-        for key, value in (last.get(f"selected_test_{kind}") or {}).items():
-            record[f"{kind}/{key}"] = value
+    for field, prefix in PER_CLASS_FIELDS.items():
+        for key, value in (last.get(field) or {}).items():
+            record[f"{prefix}/{key}"] = value
     if last.get("selected_test_confusion") is not None:
         record["selected_test_confusion"] = json.dumps(last["selected_test_confusion"])
     return record

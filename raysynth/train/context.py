@@ -2,7 +2,7 @@
 
 The inputs room resolves the spec into these plain values once; a trial's own axis values come in
 its config (``real_fraction``, ``synth_multiplier``, ``strategy``, ``generator``, ``variant``,
-``seed``, ``fold``, ``noise_source``, ``train_snr_db``).
+``seed``, ``fold``, ``noise_source``, ``train_snr_db``, ``quality_filter``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from raysynth.config import NoiseConfig, TrainConfig
+from raysynth.config import NoiseConfig, QualityConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,16 @@ class SyntheticSource:
     generator: str
     strategy: str
     variant: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """A side table of quality scores: one recipe's clips scored by one scorer."""
+
+    recipe: str
+    kind: str  # clap or teacher
+    fold: int | None  # teacher tables: the test fold its teacher was trained for
+    folder: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class TrialContext:
         embeddings: cached embeddings for ``linear_probe``.
         generation_seed: the seed synthetic clips are drawn from.
         draw_per_seed: whether each trial seed draws its own synthetic clips.
+        quality: scoring and measuring settings (``quality.measure``: FAD and diversity per trial).
+        scores: the quality score tables the trials' filters read.
+        teachers: (test fold, checkpoint) of each trained teacher.
     """
 
     manifest: str
@@ -52,6 +65,9 @@ class TrialContext:
     embeddings: str | None = None
     generation_seed: int = 0
     draw_per_seed: bool = True
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    scores: tuple[ScoreTable, ...] = ()
+    teachers: tuple[tuple[int | None, str], ...] = ()
 
     def draw(self, config: dict[str, Any]) -> int:
         """The draw seed of the trial's synthetic clips."""
@@ -62,6 +78,23 @@ class TrialContext:
     def synthetic_source(self, config: dict[str, Any]) -> SyntheticSource:
         """The trial's synthetic shards: its generator, strategy and variant (where the grid has them)."""
         return _pick(self.synthetic, config, ("generator", "strategy", "variant"), "synthetic shards")
+
+    def score_table(self, recipe: str, kind: str, fold: int | None) -> ScoreTable:
+        """The score table of ``recipe`` by scorer ``kind`` (a teacher's: the one of ``fold``)."""
+        found = [s for s in self.scores if s.recipe == recipe and s.kind == kind
+                 and (kind != "teacher" or s.fold == fold)]  # fmt: skip
+        if len(found) != 1:
+            raise ValueError(
+                f"{len(found)} {kind} score tables for recipe {recipe}, fold {fold}; expected one"
+            )
+        return found[0]
+
+    def teacher(self, fold: int | None) -> str:
+        """The checkpoint of the teacher trained for test fold ``fold``."""
+        for teacher_fold, path in self.teachers:
+            if teacher_fold == fold:
+                return path
+        raise ValueError(f"no teacher for fold {fold}; the experiment has {[f for f, _ in self.teachers]}")
 
     def noise_source(self, config: dict[str, Any]) -> SyntheticSource:
         """The trial's generated noise: its generator and variant."""

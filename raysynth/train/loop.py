@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysynth.quality.measure import measure_quality
 from raysynth.train.augment import draw_speeds, frequency_warp, speed_perturb
 from raysynth.train.context import TrialContext
 from raysynth.train.mixture import Mixture, build_mixture
@@ -54,6 +55,9 @@ def run_trial(
 
     # 1. Data: the mixture, and the model's frontend features once per clip.
     mixture = build_mixture(config, context)
+    measures = measure_quality(config, context, mixture)  # FAD and diversity, where quality.measure
+    if measures:
+        report = _reporting_also(report, measures)
     model = build_classifier(settings, len(mixture.class_names), context.sample_rate)
     if settings.mode == "linear_probe":
         return run_linear_probe(config, context, mixture, model, report)
@@ -144,6 +148,11 @@ def run_trial(
         }
         report(metrics, state)
     return metrics
+
+
+def _reporting_also(report: Report, extra: dict[str, Any]) -> Report:
+    """``report`` with ``extra`` added to every epoch's metrics."""
+    return lambda metrics, state: report({**metrics, **extra}, state)
 
 
 __all__ = ["Mixture", "NaNLossError", "run_trial"]

@@ -40,6 +40,9 @@ class Mixture:
     excluded: int = 0  # real training/validation clips cut from a held-out test-noise recording
     recipe: str | None = None  # the synthetic clips' recipe hash (None: real data only)
     draw: int | None = None  # their draw seed
+    quality_kept: dict[str, int] | None = None  # a quality filter's kept clips per class
+    quality_rejected: dict[str, int] | None = None  # and the candidates it rejected
+    quality_scores: str | None = None  # the score table it read
 
 
 def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
@@ -106,7 +109,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
         source, draw = context.synthetic_source(config), context.draw(config)
         recipe = source.recipe
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
-        synth = load_synthetic(source.folder, source.recipe, draw, counts)
+        synth, quality = synthetic_training(config, context, source, draw, counts)
         num_synth = synth.num_rows
         parts.append(decode(synth))
         if real_fraction == 0:
@@ -114,5 +117,28 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
             valid_clips = decode(load_synthetic(source.folder, source.recipe, draw, per_class, split="valid"))
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
-        excluded_train + excluded_valid, recipe, draw,
+        excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else ()),
     )  # fmt: skip
+
+
+def synthetic_training(
+    config: dict[str, Any], context: TrialContext, source, draw: int, counts: dict[str, int]
+) -> tuple[pa.Table, tuple]:
+    """The trial's synthetic training clips, and (kept, rejected, score table) where it filters.
+
+    A filter (``quality_filter``) reads the first ``pool_count`` clips of each class by index, and
+    keeps ``counts[label]`` of them by their score (:func:`raysynth.quality.filters.select`).
+    """
+    from raysynth.quality.filters import parse_filter, pool_count, select
+    from raysynth.quality.scoring import load_scores
+
+    quality_filter = parse_filter(config.get("quality_filter"))
+    if quality_filter is None:
+        return load_synthetic(source.folder, source.recipe, draw, counts), (None, None, None)
+    pools = {label: pool_count(n, quality_filter, context.quality.oversample) for label, n in counts.items()}
+    table = load_synthetic(source.folder, source.recipe, draw, pools)
+    scores = context.score_table(source.recipe, quality_filter.score, config.get("fold"))
+    score, _ = load_scores(scores.folder, table.column("id").to_pylist())
+    labels, index = table.column("label").to_pylist(), table.column("index").to_pylist()
+    rows, kept, rejected = select(labels, index, score, counts, quality_filter)
+    return table.take(pa.array(rows, type=pa.int64())), (kept, rejected, scores.folder)

@@ -101,5 +101,14 @@ class Selection:
             "synthetic_recipe": mixture.recipe,
             "draw_seed": mixture.draw,
             "elapsed_s": elapsed_s,
+            **quality_counts(mixture),
             **self.selected,
         }
+
+
+def quality_counts(mixture: Mixture) -> dict[str, Any]:
+    """A quality filter's kept and rejected clips per class, and the score table it read."""
+    if mixture.quality_kept is None:
+        return {}
+    return {"quality_kept": mixture.quality_kept, "quality_rejected": mixture.quality_rejected,
+            "quality_scores": mixture.quality_scores}  # fmt: skip

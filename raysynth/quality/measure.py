@@ -1,0 +1,69 @@
+"""A trial's synthetic-set measures: FAD against the real training split, overall and per class,
+and the within-class diversity of both sets (``quality.measure``).
+
+The synthetic set is what the trial trains on (after its quality filter); the real reference is
+the full real training split of its fold, whatever the trial's ``real_fraction`` (the trial itself
+never sees more real clips than its fraction). Validation and test clips are never embedded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raysynth.quality.fad import diversity, frechet_distance_of, per_class_fad
+
+
+def embedder(context, fold: int | None) -> Callable[[np.ndarray], np.ndarray]:
+    """The embedding function ``quality.embedding`` names, for waveforms at the context's rate."""
+    quality, rate = context.quality, context.sample_rate
+    if quality.embedding == "teacher":
+        from raysynth.quality.teacher import Teacher
+
+        return Teacher.load(context.teacher(fold)).embed
+    if quality.embedding == "clap":
+        from raysynth.quality.clap import ClapScorer
+
+        clap = ClapScorer.build(quality.model_id, quality.tiny)
+        return lambda waves: np.concatenate(
+            [clap.audio_embeddings(waves[i : i + 64], rate).numpy() for i in range(0, len(waves), 64)]
+        )
+    from raysynth.config import TrainConfig
+    from raysynth.train.embeddings import embed_clips
+    from raysynth.train.models import build_classifier
+
+    config = TrainConfig(backbone=quality.embedding, tiny=quality.tiny, model_id=quality.model_id)
+    model = build_classifier(config, 1, rate)
+    return lambda waves: embed_clips(model, waves).numpy()
+
+
+def measure_quality(config: dict[str, Any], context, mixture) -> dict[str, Any]:
+    """FAD and diversity of the trial's synthetic training clips (``{}`` without ``quality.measure``
+    or without synthetic clips)."""
+    if not context.quality.measure or mixture.num_synthetic == 0:
+        return {}
+    from raysynth.train.data import decode_rows, load_real
+
+    real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
+    num_samples = int(round(context.sample_rate * context.clip_seconds))
+    reference = decode_rows(real.train, num_samples, context.sample_rate, source=context.manifest)
+    synthetic_waves = mixture.train.waves[mixture.num_real :]
+    synthetic_labels = mixture.train.labels[mixture.num_real :]
+    embed = embedder(context, config.get("fold"))
+    synthetic, real_embeddings = embed(synthetic_waves), embed(reference.waves)
+    cosine = context.quality.duplicate_cosine
+    synthetic_diversity = diversity(synthetic, synthetic_labels, cosine)
+    real_diversity = diversity(real_embeddings, reference.labels, cosine)
+    per_class = per_class_fad(synthetic, synthetic_labels, real_embeddings, reference.labels)
+    return {
+        "fad": frechet_distance_of(synthetic, real_embeddings),
+        "fad_per_class": {mixture.class_names[i]: value for i, value in per_class.items()},
+        "fad_embedding": context.quality.embedding,
+        "diversity": synthetic_diversity["diversity"],
+        "near_duplicates": synthetic_diversity["near_duplicates"],
+        "real_diversity": real_diversity["diversity"],
+        "real_near_duplicates": real_diversity["near_duplicates"],
+    }

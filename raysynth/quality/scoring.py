@@ -1,0 +1,186 @@
+"""Scoring synthetic clips into side tables, by a Ray Data pass over the shards.
+
+Each (recipe, scorer) pair has its own side table of Parquet parts, keyed by clip id:
+``<work_dir>/quality/<dataset>/scores/<recipe hash>/<scorer key>/part-*.parquet`` with columns
+``id, label, score, margin``. The scorer key hashes what makes a score (the teacher checkpoint's
+path, which hashes its data and settings, or the CLAP model and the prompts). A rerun scores only
+the clips not yet in the table, so generating more clips later costs only their scores. Only
+training clips (split ``train``) are scored: filters never touch zero-shot validation clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pds
+import pyarrow.parquet as pq
+
+from raysynth import storage
+from raysynth.storage import SHARD_GLOB
+
+PART_GLOB = "part-*.parquet"
+SCORE_SCHEMA = pa.schema(
+    [("id", pa.string()), ("label", pa.string()), ("score", pa.float32()), ("margin", pa.float32())]
+)
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """One recipe's shards scored by one scorer.
+
+    Attributes:
+        kind: ``teacher`` or ``clap``.
+        shards: the recipe's shard folder (local or s3://); ``recipe`` its hash.
+        folder: the side table.
+        teacher: the teacher checkpoint (kind ``teacher``); ``fold`` the test fold it was trained for.
+        template: the label-guided prompt template (kind ``clap``); ``prompts`` its prompts by label
+            id, formatted by the quality stage from the manifest's classes.
+        clap_model_id, tiny: the CLAP model (kind ``clap``).
+        sample_rate, num_samples: the clips' rate and length.
+    """
+
+    kind: str
+    shards: str
+    recipe: str
+    folder: str
+    sample_rate: int
+    num_samples: int
+    teacher: str | None = None
+    fold: int | None = None
+    template: str | None = None
+    prompts: tuple[str, ...] = ()
+    clap_model_id: str | None = None
+    tiny: bool = False
+
+    def describe(self) -> str:
+        where = f" (fold {self.fold})" if self.kind == "teacher" and self.fold is not None else ""
+        return f"{self.kind}{where} scores of recipe {self.recipe}"
+
+
+def scorer_key(kind: str, teacher: str | None, prompts: tuple[str, ...], clap_model_id: str | None,
+               tiny: bool) -> str:  # fmt: skip
+    what = [kind, teacher] if kind == "teacher" else [kind, clap_model_id or "default", tiny, list(prompts)]
+    return f"{kind}-{hashlib.sha256(json.dumps(what).encode()).hexdigest()[:10]}"
+
+
+def scores_dir(work_dir: Path, dataset: str, recipe: str, key: str) -> Path:
+    return Path(work_dir) / "quality" / dataset / "scores" / recipe / key
+
+
+def scored_ids(folder: str | Path) -> set[str]:
+    ids: set[str] = set()
+    for path in sorted(Path(folder).glob(PART_GLOB)):
+        ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+    return ids
+
+
+def training_ids(job: ScoreJob) -> list[str]:
+    """The ids of the recipe's training clips on disk."""
+    files = storage.list_files(job.shards, SHARD_GLOB)
+    if not files:
+        return []
+    wanted = (pds.field("recipe") == job.recipe) & (pds.field("split") == "train")
+    return storage.dataset(files).to_table(columns=["id"], filter=wanted).column("id").to_pylist()
+
+
+def missing_scores(job: ScoreJob) -> int:
+    return len(set(training_ids(job)) - scored_ids(job.folder))
+
+
+def load_scores(folder: str | Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The score and margin of each of ``ids``, in that order.
+
+    Raises:
+        FileNotFoundError: a clip has no score (the quality stage has not scored it).
+    """
+    files = sorted(Path(folder).glob(PART_GLOB))
+    table = pds.dataset([str(f) for f in files]).to_table(filter=pds.field("id").isin(ids)) if files else None
+    index = {i: row for row, i in enumerate(table.column("id").to_pylist())} if table is not None else {}
+    missing = [i for i in ids if i not in index]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} has no quality score for {len(missing)} clip(s), first: {missing[:3]}; "
+            f"run the sweep (its quality stage scores them) without --no-generate"
+        )
+    rows = [index[i] for i in ids]
+    score = table.column("score").to_numpy(zero_copy_only=False)[rows]
+    margin = table.column("margin").to_numpy(zero_copy_only=False)[rows]
+    return score.astype(np.float32), margin.astype(np.float32)
+
+
+class ClipScorer:
+    """Ray Data callable class: the scorer (a teacher or CLAP), loaded once per actor."""
+
+    def __init__(self, job_json: str) -> None:
+        fields = json.loads(job_json)
+        self.job = ScoreJob(**{**fields, "prompts": tuple(fields["prompts"])})
+        if self.job.kind == "teacher":
+            from raysynth.quality.teacher import Teacher
+
+            self.teacher = Teacher.load(self.job.teacher)
+        else:
+            from raysynth.quality.clap import ClapScorer
+
+            self.clap = ClapScorer.build(self.job.clap_model_id, self.job.tiny)
+
+    def score(self, waves: np.ndarray, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.job.kind == "clap":
+            return self.clap.score(waves, self.job.sample_rate, label_ids, list(self.job.prompts))
+        probs = self.teacher.probabilities(waves)
+        rows = np.arange(len(waves))
+        own = probs[rows, label_ids]
+        others = probs.copy()
+        others[rows, label_ids] = -np.inf
+        return own.astype(np.float32), (own - others.max(axis=1)).astype(np.float32)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        from raysynth.audio import decode_flac, fix_length
+        from raysynth.schemas import write_table_atomic
+
+        n = self.job.num_samples
+        waves = np.stack([fix_length(decode_flac(a["bytes"])[0], n) for a in batch["audio"]])
+        score, margin = self.score(waves, np.asarray(batch["label_id"], dtype=np.int64))
+        ids = [str(i) for i in batch["id"]]
+        table = pa.table({"id": ids, "label": [str(x) for x in batch["label"]], "score": score,
+                          "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip
+        name = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
+        write_table_atomic(
+            table, Path(self.job.folder) / f"part-{name}.parquet", {"scorer": asdict(self.job)}
+        )
+        return {"written": [len(ids)]}
+
+
+def run_scoring(job: ScoreJob, concurrency: int = 1, batch_size: int = 64, num_gpus: float = 0.0) -> int:
+    """Score every training clip of ``job``'s recipe not yet in its side table; returns clips scored."""
+    import ray
+
+    from raysynth.console import Progress
+
+    done = scored_ids(job.folder)
+    todo = set(training_ids(job)) - done
+    if not todo:
+        return 0
+    files = storage.list_files(job.shards, SHARD_GLOB)
+    from ray.data.expressions import col
+
+    # An expression filter: Arrow selects the rows, no Python function runs over the audio.
+    dataset = (
+        ray.data.read_parquet(files)
+        .select_columns(["id", "label", "label_id", "audio", "recipe"])
+        .filter(expr=(col("recipe") == job.recipe) & col("id").is_in(sorted(todo)))
+    )
+    out = dataset.map_batches(
+        ClipScorer, fn_constructor_kwargs={"job_json": json.dumps(asdict(job))}, batch_size=batch_size,
+        batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=num_gpus,
+    )  # fmt: skip
+    written = 0
+    with Progress(f"score {job.kind}", len(todo), "clips") as bar:
+        for row in out.iter_rows():
+            written += int(row["written"])
+            bar.update(int(row["written"]))
+    return written

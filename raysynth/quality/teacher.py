@@ -1,0 +1,150 @@
+"""A teacher: the log-mel CNN trained on the real training split alone, never on validation or test.
+
+Its probability of a clip's own label is the ``teacher`` quality score, and its pooled penultimate
+layer is an embedding for FAD and diversity (``quality.embedding: teacher``). A fold-split corpus
+gets one teacher per test fold, trained on that fold's training part only, so a score never
+carries information about the speakers or recordings a trial is tested on. It trains for a fixed
+number of epochs (``quality.teacher_epochs``): choosing its epoch would need a validation split.
+
+>>> path = teacher_path(Path("work"), "fsdd", "m.parquet", 1, 8000, 1.0, 40, 10)  # doctest: +SKIP
+>>> train_teacher(TeacherPlan(path, "m.parquet", 1, 8000, 1.0, 40, 10))  # doctest: +SKIP
+>>> Teacher.load(path).probabilities(waves)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class TeacherPlan:
+    """Where a teacher goes and what makes it (every field is in its path's hash)."""
+
+    path: str
+    manifest: str
+    fold: int | None
+    sample_rate: int
+    clip_seconds: float
+    n_mels: int
+    epochs: int
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+
+def teacher_path(work_dir: Path, dataset: str, manifest: str, fold: int | None, sample_rate: int,
+                 clip_seconds: float, n_mels: int, epochs: int, batch_size: int = 64,
+                 learning_rate: float = 2e-3, seed: int = 0) -> Path:  # fmt: skip
+    """``<work_dir>/quality/<dataset>/teacher-<hash>/fold-<fold>.pt``; the hash covers the manifest
+    (its path names the recipe that prepared it) and every training setting."""
+    key = json.dumps([str(manifest), sample_rate, clip_seconds, n_mels, epochs, batch_size, learning_rate, seed,
+                      "cnn-v1"])  # fmt: skip
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return Path(work_dir) / "quality" / dataset / f"teacher-{digest}" / f"fold-{fold}.pt"
+
+
+def train_teacher(plan: TeacherPlan) -> dict:
+    """Train the teacher of ``plan`` on the real training split of its fold and save it atomically.
+
+    Returns:
+        What it trained on: clips, classes, epochs, final training accuracy and seconds.
+    """
+    from raysynth.train.data import decode_rows, load_real
+    from raysynth.train.models import CNNClassifier
+
+    start = time.perf_counter()
+    torch.manual_seed(plan.seed)
+    real = load_real(Path(plan.manifest), 1.0, plan.seed, plan.fold)
+    num_samples = int(round(plan.sample_rate * plan.clip_seconds))
+    clips = decode_rows(real.train, num_samples, plan.sample_rate, source=plan.manifest)
+    model = CNNClassifier(len(real.class_names), plan.sample_rate, plan.n_mels)
+    feats = model.features(clips.waves)
+    mean, std = float(feats.mean()), float(feats.std()) + 1e-5
+    feats = (feats - mean) / std
+    targets = torch.from_numpy(clips.labels)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=1e-4)
+    steps = math.ceil(len(targets) / plan.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=plan.learning_rate, total_steps=plan.epochs * steps
+    )
+    generator = torch.Generator().manual_seed(plan.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(plan.epochs):
+        model.train()
+        order = torch.randperm(len(targets), generator=generator)
+        for i in range(0, len(order), plan.batch_size):
+            batch = order[i : i + plan.batch_size]
+            loss = loss_fn(model(model.augment(feats[batch])), targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    teacher = Teacher(model, mean, std, real.class_names, plan.sample_rate, num_samples)
+    train_acc = float((teacher._logits(feats).argmax(1) == targets).float().mean())
+    summary = {"clips": len(targets), "classes": len(real.class_names), "epochs": plan.epochs,
+               "train_acc": train_acc, "seconds": time.perf_counter() - start}  # fmt: skip
+    state = {"model": model.state_dict(), "mean": mean, "std": std, "class_names": real.class_names,
+             "sample_rate": plan.sample_rate, "num_samples": num_samples, "n_mels": plan.n_mels,
+             "plan": asdict(plan), "summary": summary}  # fmt: skip
+    path = Path(plan.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return summary
+
+
+class Teacher:
+    """A trained teacher: probabilities and embeddings of waveforms at its rate and length."""
+
+    def __init__(self, model: nn.Module, mean: float, std: float, class_names: list[str], sample_rate: int,
+                 num_samples: int) -> None:  # fmt: skip
+        self.model, self.mean, self.std = model.eval(), mean, std
+        self.class_names, self.sample_rate, self.num_samples = list(class_names), sample_rate, num_samples
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Teacher:
+        from raysynth.train.models import CNNClassifier
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no teacher at {path}; the sweep's quality stage trains it")
+        state = torch.load(path, weights_only=False)
+        model = CNNClassifier(len(state["class_names"]), state["sample_rate"], state["n_mels"])
+        model.load_state_dict(state["model"])
+        return cls(model, state["mean"], state["std"], state["class_names"], state["sample_rate"],
+                   state["num_samples"])  # fmt: skip
+
+    def _features(self, waves: np.ndarray) -> torch.Tensor:
+        return (self.model.features(np.ascontiguousarray(waves, dtype=np.float32)) - self.mean) / self.std
+
+    @torch.inference_mode()
+    def _logits(self, feats: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        self.model.eval()
+        return torch.cat([self.model(feats[i : i + batch_size]) for i in range(0, len(feats), batch_size)])
+
+    @torch.inference_mode()
+    def probabilities(self, waves: np.ndarray) -> np.ndarray:
+        """Softmax over the classes, one row per waveform."""
+        return torch.softmax(self._logits(self._features(waves)), dim=1).numpy()
+
+    @torch.inference_mode()
+    def embed(self, waves: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The pooled penultimate layer (mean and max over time and frequency), one row per waveform."""
+        self.model.eval()
+        feats = self._features(waves)
+        rows = [self.model.embed(feats[i : i + batch_size]) for i in range(0, len(feats), batch_size)]
+        return torch.cat(rows).numpy()

@@ -1,0 +1,147 @@
+"""The report's quality section: what quality filters kept and rejected per class, and whether the
+Fréchet audio distance of a cell's synthetic clips predicts its accuracy ("Does FAD predict
+usefulness?"): cell means of FAD against cell means of the metric, with Spearman's rho and n.
+
+A cell is one combination of the varying axes other than the replicates (seed, fold); its FAD
+and accuracy are the means over its completed replicates.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from raysynth.report.cells import axis_text
+from raysynth.report.trials import AXES
+
+REPLICATES = ("seed", "fold")
+
+
+def cell_axes(df: pd.DataFrame) -> list[str]:
+    """The axes that vary across ``df``'s trials, replicates aside."""
+    return [a for a in AXES if a in df and a not in REPLICATES and df[a].map(axis_text).nunique() > 1]
+
+
+def _completed(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "completed"] if "status" in df else df
+
+
+def filter_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per cell with a quality filter: kept and rejected clips per class (summed over its trials)."""
+    done = _completed(df)
+    kept = [c for c in done.columns if c.startswith("kept/")]
+    if not kept:
+        return pd.DataFrame()
+    done = done.dropna(subset=kept, how="all")
+    axes = ["quality_filter", *[a for a in cell_axes(done) if a != "quality_filter"]]
+    rows = []
+    for key, part in done.groupby(done[axes].map(axis_text).apply(tuple, axis=1)):
+        row = {**dict(zip(axes, key, strict=True)), "trials": len(part)}
+        for column in kept:
+            label = column.split("/", 1)[1]
+            row[label] = f"{int(part[column].sum())} / {int(part[f'rejected/{label}'].sum())}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fad_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per cell with synthetic clips: mean FAD, diversity, near-duplicates and ``metric``, with n."""
+    done = _completed(df)
+    if "fad" not in done or done["fad"].notna().sum() == 0:
+        return pd.DataFrame()
+    done = done.dropna(subset=["fad"])
+    axes = cell_axes(done)
+    keys = (
+        done[axes].map(axis_text).apply(tuple, axis=1)
+        if axes
+        else pd.Series([()] * len(done), index=done.index)
+    )
+    grouped = done.groupby(keys)
+    table = grouped[[c for c in ("fad", "diversity", "near_duplicates", metric) if c in done]].mean()
+    table["n"] = grouped.size()
+    labels = pd.DataFrame([list(k) for k in table.index], columns=axes)
+    return pd.concat([labels, table.reset_index(drop=True)], axis=1)
+
+
+def fad_correlation(cells: pd.DataFrame, metric: str) -> tuple[float | None, int, str]:
+    """Spearman's rho of cell FAD against cell ``metric`` (lower FAD should mean higher accuracy, so a
+    useful FAD has a negative rho), with n and one sentence."""
+    n = len(cells)
+    if n < 3:
+        return None, n, f"Spearman's rho needs at least 3 cells with synthetic clips; there are {n}"
+    if cells["fad"].nunique() < 2 or cells[metric].nunique() < 2:
+        constant = "FAD" if cells["fad"].nunique() < 2 else metric
+        return None, n, f"Spearman's rho is undefined: {constant} is the same in all {n} cells"
+    rho, p_value = scipy_stats.spearmanr(cells["fad"], cells[metric])
+    return (
+        float(rho),
+        n,
+        f"Spearman's rho of FAD against {metric}: {rho:+.2f} (n = {n} cells, p = {p_value:.2g})",
+    )
+
+
+def fad_figure(df: pd.DataFrame, metric: str):
+    """Cell FAD against cell ``metric``, one point per cell, rho and n in the title."""
+    import matplotlib.pyplot as plt
+
+    cells = fad_cells(df, metric)
+    rho, n, sentence = fad_correlation(cells, metric)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    axes = [c for c in cells.columns if c not in ("fad", "diversity", "near_duplicates", metric, "n")]
+    ax.scatter(cells["fad"], cells[metric])
+    for _, row in cells.iterrows():
+        label = ", ".join(f"{a}={row[a]}" for a in axes if row[a] != "-")
+        ax.annotate(label, (row["fad"], row[metric]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="FAD of the cell's synthetic training clips against the real training split",
+           ylabel=metric, title=f"Does FAD predict usefulness?\n{sentence}")  # fmt: skip
+    ax.title.set_fontsize(8)
+    ax.xaxis.label.set_fontsize(7)
+    if np.isfinite(cells[metric]).all() and cells[metric].between(0, 1).all():
+        ax.set_ylim(-0.02, 1.02)
+    return fig
+
+
+def quality_notes(df: pd.DataFrame, metric: str) -> list[str]:
+    """The quality section as lines: the FAD sentence (where FAD was measured)."""
+    cells = fad_cells(df, metric)
+    if cells.empty:
+        return []
+    embedding = df["fad_embedding"].dropna().unique() if "fad_embedding" in df else []
+    return [
+        fad_correlation(cells, metric)[2] + (f"; embedding: {', '.join(embedding)}" if len(embedding) else "")
+    ]
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A DataFrame as a markdown table (floats to 3 decimals); pandas' own needs ``tabulate``."""
+    text = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(text(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def quality_section(df: pd.DataFrame, metric: str, out: Path, say: Callable[[str], None]) -> dict[str, str]:
+    """Say and write the quality tables (``quality_filter_counts.csv``, ``quality_fad.csv``); returns
+    their HTML by heading, for the report page (empty where the results have neither)."""
+    tables = {}
+    counts = filter_counts(df)
+    if not counts.empty:
+        say("\nquality filters: kept / rejected synthetic training clips per class (summed over trials)\n")
+        say(markdown(counts))
+        counts.to_csv(out / "quality_filter_counts.csv", index=False)
+        tables["Quality filters: kept / rejected clips per class"] = counts.to_html(index=False)
+    cells = fad_cells(df, metric)
+    if not cells.empty:
+        sentence = "".join(quality_notes(df, metric))
+        say(f"\nDoes FAD predict usefulness? {sentence}\n")
+        say(markdown(cells))
+        cells.to_csv(out / "quality_fad.csv", index=False)
+        tables["Does FAD predict usefulness?"] = (
+            cells.to_html(index=False, float_format="%.3f") + f"<p>{html.escape(sentence)}</p>"
+        )
+    return tables
