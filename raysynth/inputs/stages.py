@@ -1,5 +1,5 @@
 """One ``check_*``/``ensure_*`` pair per input stage: the manifest, the noise manifest, the synthetic
-shards, the generated noise and the embedding cache.
+shards, the generated noise, the quality stage (teachers, then scores) and the embedding cache.
 
 ``check_*`` reads what is on disk and lists what is missing (``--no-generate`` stops there);
 ``ensure_*`` builds what is missing. The stages run in that order: each needs the ones before.

@@ -22,13 +22,9 @@ AXES = (
     "fold", "noise_source", "train_snr_db", "quality_filter",
 )  # fmt: skip
 AXIS_DEFAULTS = {
-    "strategy": "label",
-    "fold": None,
-    "noise_source": "none",
-    "variant": None,
-    "train_snr_db": None,
+    "strategy": "label", "fold": None, "noise_source": "none", "variant": None, "train_snr_db": None,
     "quality_filter": "none",
-}
+}  # fmt: skip
 INPUTS_FILE = "raysynth_inputs.json"
 # Per-class results (dicts by class name), flattened into ``<prefix>/<class>`` columns.
 PER_CLASS_FIELDS = {
@@ -256,14 +252,13 @@ def experiment_notes(df: pd.DataFrame, record: dict) -> list[str]:
     """What a reader needs to read the numbers: what the seeds vary, and which recipe each cell used."""
     notes = []
     if record:
-        draws = record.get("draw_per_seed", True)
+        draws = (
+            " and the synthetic clips: each seed draws its own"
+            if record.get("draw_per_seed", True)
+            else ("; all seeds share one synthetic draw")
+        )
         notes.append(
-            "seed varies the training (initialisation, order, augmentation), the real subset"
-            + (
-                " and the synthetic clips: each seed draws its own"
-                if draws
-                else "; all seeds share one synthetic draw"
-            )
+            "seed varies the training (initialisation, order, augmentation), the real subset" + draws
         )
     if "synthetic_recipe" in df:
         used = df.dropna(subset=["synthetic_recipe"]).groupby(
@@ -273,6 +268,12 @@ def experiment_notes(df: pd.DataFrame, record: dict) -> list[str]:
             recipes = ", ".join(sorted(set(part["synthetic_recipe"])))
             name = "/".join(str(v) for v in (generator, strategy, variant) if v is not None and v == v)
             notes.append(f"synthetic clips of {name}: recipe {recipes} (see recipe.json beside the shards)")
+    if "quality_scores" in df:
+        for quality_filter, part in df.dropna(subset=["quality_scores"]).groupby("quality_filter"):
+            tables = ", ".join(sorted({Path(str(f)).name for f in part["quality_scores"]}))
+            notes.append(
+                f"quality_filter {quality_filter}: scores of {tables} (the scorer keys of the side tables)"
+            )
     return notes
 
 

@@ -103,8 +103,9 @@ def test_driver_killed_at_a_random_point_then_rerun_has_every_clip_once(ray_sess
             driver.wait()
     # Ray ends a dead driver's actors; none may write on behind the rerun.
     wait_for(lambda: not pids_titled("ShardWriter"), 60, "the killed job's generator actors to end")
+    # Batches the actor had already taken may still land after the kill (all 20 at a late point).
     partial = shard_files(job.folder)
-    assert after <= len(partial) < 20
+    assert after <= len(partial) <= 20
     for path in partial:  # only complete, readable shards
         pq.read_table(path)
 
