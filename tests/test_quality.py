@@ -392,3 +392,67 @@ def test_the_fad_section_correlates_cell_means_with_spearman():
     assert fad_correlation(cells.head(2), "selected_test_acc")[0] is None
     counts = filter_counts(df)
     assert counts["a"].tolist() == ["6 / 2"] * 4 and counts["trials"].tolist() == [2] * 4
+
+
+# --- A trial's measures ----------------------------------------------------------------------------
+
+
+def test_measuring_fad_changes_no_number_of_the_trial(tmp_path):
+    """The teacher that embeds the clips is built inside the trial; it must not draw from the trial's
+    random state (it did: with quality.measure on, the trial's initialisation changed)."""
+    from dataclasses import replace
+
+    from raysynth.config import QualityConfig, TrainConfig
+    from raysynth.quality.fad import frechet_distance_of
+    from raysynth.quality.teacher import Teacher
+    from raysynth.train import SyntheticSource, TrialContext, run_trial
+
+    manifest, plan, _ = trained_teacher(tmp_path)
+    manifest = dummy_manifest(tmp_path / "m2.parquet", per_split={"train": 8, "valid": 2, "test": 2})
+    dummy_shard(tmp_path / "s" / "part-0.parquet", clips_per_class=8)
+    context = TrialContext(
+        str(manifest), 16000, 1.0, TrainConfig(epochs=2, batch_size=8, n_mels=32),
+        synthetic=(SyntheticSource(str(tmp_path / "s"), "dummy", "dummy", "label"),),
+        teachers=((None, plan.path),),
+    )  # fmt: skip
+    config = {"real_fraction": 0.5, "synth_multiplier": 1, "strategy": "label", "seed": 0}
+    runs = {}
+    for measure in (False, True):
+        reported = []
+        trial_context = replace(context, quality=QualityConfig(measure=measure))
+        run_trial(config, trial_context, lambda metrics, state, out=reported: out.append(dict(metrics)))
+        runs[measure] = reported
+    for key in ("train_loss", "valid_loss", "test_acc", "selected_test_acc"):
+        assert [m[key] for m in runs[True]] == [m[key] for m in runs[False]], key
+    measured = runs[True][-1]
+    assert "fad" not in runs[False][-1] and measured["fad_embedding"] == "teacher"
+    # The FAD is the synthetic training clips' (8 per class) against the full real training split.
+    from raysynth.train import build_mixture
+    from raysynth.train.data import decode_rows, load_real
+
+    mixture = build_mixture(config, context)
+    teacher = Teacher.load(plan.path)
+    real = decode_rows(load_real(manifest, 1.0, 0).train, 16000, 16000)
+    expected = frechet_distance_of(
+        teacher.embed(mixture.train.waves[mixture.num_real :]), teacher.embed(real.waves)
+    )
+    assert measured["fad"] == pytest.approx(expected, rel=1e-6) and len(real) == 4 * 8
+    assert set(measured["fad_per_class"]) == set(mixture.class_names)
+    assert measured["diversity"] > 0 and measured["real_diversity"] > 0
+
+
+def test_the_run_summary_table_averages_over_folds_and_shows_the_filter():
+    """The run's own table used to put ``fold`` in a column (n=1 per fold, nothing averaged)."""
+    from conftest import REPO_ROOT
+
+    from raysynth.cli import smoke_spec
+    from raysynth.config import load_spec
+    from raysynth.inputs import table_axes, trial_cells
+
+    quality = trial_cells(load_spec(REPO_ROOT / "search_spaces" / "fsdd_tts_quality.yaml"))
+    assert len(quality) == 12 and table_axes(quality) == (["variant"], ["quality_filter"])
+    smoke = trial_cells(load_spec(smoke_spec()))
+    assert len(smoke) == 6 and table_axes(smoke) == (
+        ["real_fraction"],
+        ["synth_multiplier", "quality_filter"],
+    )

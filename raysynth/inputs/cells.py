@@ -72,10 +72,11 @@ def varying_axes(cells: list[dict[str, Any]]) -> list[str]:
 
 
 def table_axes(cells: list[dict[str, Any]], max_cols: int = 2) -> tuple[list[str], list[str]]:
-    """Rows and columns for the run's summary table: the first varying axis as rows, then up to
-    ``max_cols`` axes that still vary inside the cells so far (an axis that only follows another,
-    as ``strategy`` follows ``synth_multiplier`` where m = 0 collapses it, is left out)."""
-    varying = [a for a in varying_axes(cells) if a != "seed"]
+    """Rows and columns for the run's summary table, whose cells average over the replicates (seed,
+    fold): the first varying axis as rows, then up to ``max_cols`` axes that still vary inside the
+    cells so far (an axis that only follows another, as ``strategy`` follows ``synth_multiplier``
+    where m = 0 collapses it, is left out)."""
+    varying = [a for a in varying_axes(cells) if a not in ("seed", "fold")]  # replicates: averaged over
     if not varying:
         return ["real_fraction"], ["synth_multiplier"]
     chosen: list[str] = varying[:1]

@@ -42,9 +42,20 @@ def embedder(context, fold: int | None) -> Callable[[np.ndarray], np.ndarray]:
 
 def measure_quality(config: dict[str, Any], context, mixture) -> dict[str, Any]:
     """FAD and diversity of the trial's synthetic training clips (``{}`` without ``quality.measure``
-    or without synthetic clips)."""
+    or without synthetic clips).
+
+    It runs on a fork of torch's random state: building the embedding model draws random
+    weights, and a measure must not change the trial it measures.
+    """
     if not context.quality.measure or mixture.num_synthetic == 0:
         return {}
+    import torch
+
+    with torch.random.fork_rng():
+        return _measure(config, context, mixture)
+
+
+def _measure(config: dict[str, Any], context, mixture) -> dict[str, Any]:
     from raysynth.train.data import decode_rows, load_real
 
     real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))

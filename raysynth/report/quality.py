@@ -112,9 +112,14 @@ def quality_notes(df: pd.DataFrame, metric: str) -> list[str]:
     if cells.empty:
         return []
     embedding = df["fad_embedding"].dropna().unique() if "fad_embedding" in df else []
-    return [
-        fad_correlation(cells, metric)[2] + (f"; embedding: {', '.join(embedding)}" if len(embedding) else "")
-    ]
+    line = fad_correlation(cells, metric)[2] + (
+        f"; embedding: {', '.join(embedding)}" if len(embedding) else ""
+    )
+    trials = _completed(df).dropna(subset=["fad", metric])
+    if len(trials) > len(cells) >= 3 and trials["fad"].nunique() > 1 and trials[metric].nunique() > 1:
+        rho = scipy_stats.spearmanr(trials["fad"], trials[metric]).statistic
+        line += f"; over single trials (each fold its own point): rho {rho:+.2f}, n = {len(trials)} trials"
+    return [line]
 
 
 def markdown(table: pd.DataFrame) -> str:
