@@ -443,11 +443,11 @@ def test_measuring_fad_changes_no_number_of_the_trial(tmp_path):
 
 def test_the_run_summary_table_averages_over_folds_and_shows_the_filter():
     """The run's own table used to put ``fold`` in a column (n=1 per fold, nothing averaged)."""
-    from conftest import REPO_ROOT
-
     from raysynth.cli import smoke_spec
     from raysynth.config import load_spec
     from raysynth.inputs import table_axes, trial_cells
+
+    from conftest import REPO_ROOT
 
     quality = trial_cells(load_spec(REPO_ROOT / "search_spaces" / "fsdd_tts_quality.yaml"))
     assert len(quality) == 12 and table_axes(quality) == (["variant"], ["quality_filter"])
