@@ -62,6 +62,18 @@ def kill_tree(pid: int) -> None:
         time.sleep(0.2)
 
 
+def pids_titled(marker: str) -> list[int]:
+    """Processes whose command line (Ray's process title for actors) contains ``marker``."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_bytes().decode(errors="replace"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return [pid for pid in pids if pid != os.getpid()]
+
+
 def _zombie(pid: int) -> bool:
     try:
         return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"

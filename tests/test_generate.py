@@ -2,7 +2,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +11,8 @@ from raysynth.config import GenerationConfig
 from raysynth.generate import ClassInfo, plan_clips, run_generation, shard_files
 from raysynth.generate.engine import chunk_plan
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, check_schema, read_provenance
+
+from conftest import pids_titled
 
 CLASSES = [ClassInfo("dog", 0, "dog bark"), ClassInfo("rain", 1, "rain")]
 
@@ -82,25 +83,13 @@ def test_ray_generation_writes_shards_once(ray_session, tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and len(shard_files(tmp_path)) < 4 and thread.is_alive():
         time.sleep(0.1)
-    killed = [pid for pid in _pids_titled("ShardWriter") if _kill(pid)]
+    killed = [pid for pid in pids_titled("ShardWriter") if _kill(pid)]
     thread.join(timeout=300)
     assert killed, "found no generator actor to kill"
     summary = result["summary"]
     assert (summary.planned, summary.skipped, summary.written) == (24, 6, 18)
     ids = pq.read_table(shard_files(tmp_path), columns=["id"]).column("id").to_pylist()
     assert sorted(ids) == sorted(r["id"] for r in bigger)  # each exactly once
-
-
-def _pids_titled(marker: str) -> list[int]:
-    """Processes whose command line (Ray's process title for actors) contains ``marker``."""
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker in cmdline.read_bytes().decode(errors="replace"):
-                pids.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return [pid for pid in pids if pid != os.getpid()]
 
 
 def _kill(pid: int) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, pids_titled
 
 SEEDS = [0, 1, 2]
 SPEC = (
@@ -36,17 +36,6 @@ def kill_point(seed: int) -> tuple[int, float]:
 
 def shard_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet"))
-
-
-def pids_titled(marker: str) -> list[int]:
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker in cmdline.read_bytes().decode(errors="replace"):
-                pids.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return [pid for pid in pids if pid != os.getpid()]
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
