@@ -341,6 +341,7 @@ class QualityConfig(_Strict):
         description="embeddings at this cosine similarity or above count as near-duplicates",
     )
     concurrency: int = Field(1, ge=1, description="scoring actors of the Ray Data pass")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per scoring actor (CLAP on a GPU node: 1)")
     batch_size: int = Field(64, ge=1, description="clips per scoring batch")
 
 
@@ -402,6 +403,15 @@ class ExperimentSpec(_Strict):
         if sources and self.noise.directory is None:
             raise ValueError(
                 f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _filters_need_synthetic_clips(self) -> ExperimentSpec:
+        filters = [f for f in self.grid.quality_filter if f != "none"]
+        if filters and not self.needs_synthetic():
+            raise ValueError(
+                f"grid.quality_filter {filters} filters synthetic clips, but every grid.synth_multiplier is 0"
             )
         return self
 

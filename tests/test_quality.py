@@ -365,6 +365,8 @@ def test_a_malformed_filter_names_the_file_and_the_key():
 
     with pytest.raises(SpecError, match=r"(?s)q.yaml: .*grid.quality_filter.*'<score>_top_fraction:<f>'"):
         quality_spec(quality_filter=["teacher_best:0.5"])
+    with pytest.raises(SpecError, match="filters synthetic clips, but every grid.synth_multiplier is 0"):
+        quality_spec(quality_filter=["teacher_top_fraction:0.5"], synth_multiplier=0)
 
 
 # --- The report's quality section ------------------------------------------------------------------
@@ -456,3 +458,18 @@ def test_the_run_summary_table_averages_over_folds_and_shows_the_filter():
         ["real_fraction"],
         ["synth_multiplier", "quality_filter"],
     )
+
+
+@pytest.mark.parametrize("embedding", ["clap", "ast", "whisper"])
+def test_every_fad_embedding_gives_one_vector_per_clip(embedding):
+    from raysynth.config import QualityConfig, TrainConfig
+    from raysynth.quality.measure import embedder
+    from raysynth.train import TrialContext
+
+    context = TrialContext(
+        "m.parquet", 16000, 1.0, TrainConfig(), quality=QualityConfig(embedding=embedding, tiny=True)
+    )
+    waves = np.stack([dummy_clip_wave(label, i) for i, label in enumerate(["beep", "chirp", "beep"])])
+    first, second = embedder(context, None)(waves), embedder(context, None)(waves)
+    assert first.shape[0] == 3 and first.ndim == 2 and np.isfinite(first).all()
+    assert np.allclose(first, second, atol=1e-5)  # tiny models: the same random weights in every process

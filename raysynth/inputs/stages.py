@@ -113,7 +113,7 @@ def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
 
     todo = [t for t in r.teachers if not Path(t.path).is_file()]
     train = ray.remote(num_cpus=r.resources.cpus_per_trial)(train_teacher)
-    for plan, summary in zip(todo, ray.get([train.remote(t) for t in todo]), strict=True):
+    for plan, summary in zip(todo, ray.get([train.remote(t) for t in todo]) if todo else [], strict=True):
         say(f"quality: teacher (fold {plan.fold}) trained on {summary['clips']} real training clips, "
             f"{summary['epochs']} epochs, training accuracy {summary['train_acc']:.3f}, "
             f"{summary['seconds']:.0f}s -> {plan.path}")  # fmt: skip
@@ -124,7 +124,7 @@ def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
         if job.kind == "clap":
             job = replace(job, prompts=tuple(job.template.format(label=texts[i]) for i in sorted(texts)))
         start = time.perf_counter()
-        count = run_scoring(job, r.quality.concurrency, r.quality.batch_size)
+        count = run_scoring(job, r.quality.concurrency, r.quality.batch_size, r.quality.num_gpus)
         if count:
             say(f"quality: scored {count} clip(s), {job.describe()}, {time.perf_counter() - start:.0f}s "
                 f"-> {job.folder}")  # fmt: skip

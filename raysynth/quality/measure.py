@@ -61,6 +61,8 @@ def _measure(config: dict[str, Any], context, mixture) -> dict[str, Any]:
     real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
     num_samples = int(round(context.sample_rate * context.clip_seconds))
     reference = decode_rows(real.train, num_samples, context.sample_rate, source=context.manifest)
+    if len(reference) < 2:
+        return {}  # a test-only corpus has no real training split to compare with
     synthetic_waves = mixture.train.waves[mixture.num_real :]
     synthetic_labels = mixture.train.labels[mixture.num_real :]
     embed = embedder(context, config.get("fold"))

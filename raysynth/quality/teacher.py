@@ -66,6 +66,10 @@ def train_teacher(plan: TeacherPlan) -> dict:
     start = time.perf_counter()
     torch.manual_seed(plan.seed)
     real = load_real(Path(plan.manifest), 1.0, plan.seed, plan.fold)
+    if real.train.num_rows == 0:
+        raise ValueError(
+            f"{plan.manifest} has no real training split (fold {plan.fold}) to train a teacher on"
+        )
     num_samples = int(round(plan.sample_rate * plan.clip_seconds))
     clips = decode_rows(real.train, num_samples, plan.sample_rate, source=plan.manifest)
     model = CNNClassifier(len(real.class_names), plan.sample_rate, plan.n_mels)

@@ -12,7 +12,6 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
@@ -86,23 +85,28 @@ def fad_correlation(cells: pd.DataFrame, metric: str) -> tuple[float | None, int
 
 
 def fad_figure(df: pd.DataFrame, metric: str):
-    """Cell FAD against cell ``metric``, one point per cell, rho and n in the title."""
+    """Cell FAD against cell ``metric``, one marked point per cell (legend with n), rho in the title."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
+    from raysynth.report.tables import metric_name
+
     cells = fad_cells(df, metric)
-    rho, n, sentence = fad_correlation(cells, metric)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    _, _, sentence = fad_correlation(cells, metric)
     axes = [c for c in cells.columns if c not in ("fad", "diversity", "near_duplicates", metric, "n")]
-    ax.scatter(cells["fad"], cells[metric])
-    for _, row in cells.iterrows():
-        label = ", ".join(f"{a}={row[a]}" for a in axes if row[a] != "-")
-        ax.annotate(label, (row["fad"], row[metric]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    ax.set(xlabel="FAD of the cell's synthetic training clips against the real training split",
-           ylabel=metric, title=f"Does FAD predict usefulness?\n{sentence}")  # fmt: skip
-    ax.title.set_fontsize(8)
-    ax.xaxis.label.set_fontsize(7)
-    if np.isfinite(cells[metric]).all() and cells[metric].between(0, 1).all():
+    fig, ax = plt.subplots(figsize=(9.5, 4.2))
+    for i, row in cells.reset_index(drop=True).iterrows():
+        label = ", ".join(f"{a}={row[a]}" for a in axes if row[a] != "-") or "all trials"
+        ax.scatter(
+            row["fad"], row[metric], marker="os^vDP*X"[i % 8], s=40, label=f"{label} (n={int(row['n'])})"
+        )
+    ax.set_xlabel("FAD of the cell's synthetic training clips to the real training split", fontsize=8)
+    ax.set_ylabel(metric_name(metric).replace(" at the epoch", "\nat the epoch"), fontsize=8)
+    ax.set_title("Does FAD predict usefulness?\n" + textwrap.fill(sentence, 70), fontsize=8)
+    if cells[metric].between(0, 1).all():
         ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
