@@ -7,7 +7,9 @@ library is loaded and initialised once (with the English voice loaded, so that t
 its dictionary); for every request the process forks, and the child (an exact copy of that
 pristine state) sets the voice and settings, synthesises the clip, writes it to stdout and exits.
 The worker itself never changes state: a clip depends on its own text and settings only, never on
-what was said or which voices were set before it. (Setting voices in the worker instead is faster,
+what was said or which voices were set before it. eSpeak NG's noise generator (breath and whisper
+in some variants) is seeded with the time by ``espeak_Initialize``; each child seeds it from its
+request (``espeak_ng_SetRandSeed``), so a clip is also the same in any process at any time. (Setting voices in the worker instead is faster,
 but some voice histories then crash eSpeak NG's Klatt voices: seen with ``en+klatt`` after about 70
 other variants.)
 
@@ -29,6 +31,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 POS_CHARACTER = 1
@@ -49,6 +52,7 @@ def load_library():
     lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]  # fmt: skip
     lib.espeak_Info.restype = ctypes.c_char_p
+    lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
     if rate <= 0:
         raise RuntimeError(f"espeak_Initialize failed ({rate})")
@@ -89,6 +93,10 @@ def main() -> None:
         request = json.loads(_read_exact(stdin, struct.unpack("<I", header)[0]))
         pid = os.fork()
         if pid == 0:  # the child: set the voice, say the text from the pristine state, send it, leave
+            # Breathy and whispering variants (+whisper, +f5, +Demonic, ...) draw noise from eSpeak NG's
+            # own generator, which espeak_Initialize seeds with the time: seeded from the request
+            # instead, the same clip gives the same samples in any process, at any time.
+            lib.espeak_ng_SetRandSeed(zlib.crc32(json.dumps(request, sort_keys=True).encode()))
             if lib.espeak_SetVoiceByName(request["voice"].encode()) != 0:
                 _reply(1, f"eSpeak NG has no voice '{request['voice']}'".encode())
                 os._exit(0)

@@ -41,8 +41,11 @@ def _loader_version() -> str:
         return "missing"
 
 
-# The library's build is the model: its version is part of every clip's recipe.
-DEFAULT_MODEL_ID = f"espeak-ng/espeakng-loader-{_loader_version()}"
+# The library's build is the model: its version is part of every clip's recipe, and so is the
+# worker's protocol (``seeded-noise``: the noise generator is seeded per clip, not by the time;
+# clips of the earlier worker, whose breathy variants differed between runs, never mix in).
+WORKER_PROTOCOL = "seeded-noise"
+DEFAULT_MODEL_ID = f"espeak-ng/espeakng-loader-{_loader_version()}/{WORKER_PROTOCOL}"
 ENGLISH_VOICES = [
     "en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-gb-x-rp", "en-us-nyc",
 ]  # fmt: skip
