@@ -139,20 +139,31 @@ class ClipScorer:
         return own.astype(np.float32), (own - others.max(axis=1)).astype(np.float32)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        """Score one work item: the listed clips of one shard file, read here (not in the driver)."""
         from raysynth.audio import decode_flac, fix_length
         from raysynth.schemas import write_table_atomic
 
-        n = self.job.num_samples
-        waves = np.stack([fix_length(decode_flac(a["bytes"])[0], n) for a in batch["audio"]])
-        score, margin = self.score(waves, np.asarray(batch["label_id"], dtype=np.int64))
-        ids = [str(i) for i in batch["id"]]
-        table = pa.table({"id": ids, "label": [str(x) for x in batch["label"]], "score": score,
-                          "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip
-        name = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
-        write_table_atomic(
-            table, Path(self.job.folder) / f"part-{name}.parquet", {"scorer": asdict(self.job)}
-        )
-        return {"written": [len(ids)]}
+        written = []
+        for file, ids_json in zip(batch["file"], batch["ids"], strict=True):
+            wanted = json.loads(str(ids_json))
+            rows = storage.dataset([str(file)]).to_table(
+                columns=["id", "label", "label_id", "audio"], filter=pds.field("id").isin(wanted)
+            )
+            n = self.job.num_samples
+            waves = np.stack(
+                [fix_length(decode_flac(a["bytes"])[0], n) for a in rows.column("audio").to_pylist()]
+            )
+            label_ids = rows.column("label_id").to_numpy().astype(np.int64)
+            score, margin = self.score(waves, label_ids)
+            ids = rows.column("id").to_pylist()
+            table = pa.table({"id": ids, "label": rows.column("label").to_pylist(), "score": score,
+                              "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip
+            name = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
+            write_table_atomic(
+                table, Path(self.job.folder) / f"part-{name}.parquet", {"scorer": asdict(self.job)}
+            )
+            written.append(len(ids))
+        return {"written": written}
 
 
 def run_scoring(job: ScoreJob, concurrency: int = 1, batch_size: int = 64, num_gpus: float = 0.0) -> int:
@@ -165,18 +176,21 @@ def run_scoring(job: ScoreJob, concurrency: int = 1, batch_size: int = 64, num_g
     todo = set(training_ids(job)) - done
     if not todo:
         return 0
-    files = storage.list_files(job.shards, SHARD_GLOB)
-    from ray.data.expressions import col
-
-    # An expression filter: Arrow selects the rows, no Python function runs over the audio.
-    dataset = (
-        ray.data.read_parquet(files)
-        .select_columns(["id", "label", "label_id", "audio", "recipe"])
-        .filter(expr=(col("recipe") == job.recipe) & col("id").is_in(sorted(todo)))
-    )
-    out = dataset.map_batches(
-        ClipScorer, fn_constructor_kwargs={"job_json": json.dumps(asdict(job))}, batch_size=batch_size,
-        batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=num_gpus,
+    # Work items are (shard file, clip ids): the driver reads ids only, each actor reads its clips'
+    # audio itself. No read tasks compete with CPU actors for CPUs (a read_parquet pipeline with an
+    # actor per CPU waited forever for a CPU to read with, seen with 2 actors on 2 CPUs).
+    items = []
+    wanted = (pds.field("recipe") == job.recipe) & (pds.field("split") == "train")
+    for file in storage.list_files(job.shards, SHARD_GLOB):
+        ids = storage.dataset([file]).to_table(columns=["id"], filter=wanted).column("id").to_pylist()
+        mine = [i for i in ids if i in todo]
+        items += [
+            {"file": file, "ids": json.dumps(mine[i : i + batch_size])}
+            for i in range(0, len(mine), batch_size)
+        ]
+    out = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        ClipScorer, fn_constructor_kwargs={"job_json": json.dumps(asdict(job))}, batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=num_gpus, num_cpus=1,
     )  # fmt: skip
     written = 0
     with Progress(f"score {job.kind}", len(todo), "clips") as bar:
