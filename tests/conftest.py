@@ -146,7 +146,12 @@ _DESELECTED_E2E: list[str] = []
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    _DESELECTED_E2E.extend(item.nodeid for item in items if item.get_closest_marker("e2e"))
+    # A slow e2e case is deselected from the main run on purpose: the slow run (.ci/run) runs it.
+    _DESELECTED_E2E.extend(
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("slow")
+    )
 
 
 def e2e_problems(stats: dict, deselected: list[str]) -> list[str]:

@@ -1,4 +1,7 @@
-"""A sweep whose driver is killed mid-way resumes to completion without rerunning finished trials."""
+"""A sweep whose driver is killed mid-way resumes to completion without rerunning finished trials.
+
+Both cases kill a whole local Ray with its driver and start new ones (about a minute each), so they
+are ``slow``: ``uv run --locked pytest -m slow`` (``.ci/run`` runs them after the main suite)."""
 
 import json
 import os
@@ -21,6 +24,7 @@ def trial_epochs(experiment):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_killed_driver_then_resume(tmp_path):
     env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_ADDRESS": ""}
     spec = tmp_path / "resume.yaml"
@@ -74,6 +78,7 @@ def test_killed_driver_then_resume(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_killed_generation_resumes_with_every_clip_exactly_once(tmp_path):
     import pyarrow.parquet as pq
 

@@ -27,8 +27,14 @@ def test_ctrl_c_during_the_trials_exits_130_with_the_resume_command_and_no_orpha
     env = {**os.environ, "RAY_TMPDIR": str(temp)}
     env.pop("RAY_ADDRESS", None)
     work = tmp_path / "work"
+    # Real data only (no generation stage before the trials): 4 trials of the toy corpus.
+    spec = tmp_path / "cut.yaml"
+    spec.write_text(
+        "name: cut\ndataset: {name: toy}\ntrain: {epochs: 8, batch_size: 8, n_mels: 32}\n"
+        "grid: {real_fraction: [0.5, 1.0], seed: [0, 1]}\nresources: {max_concurrent_trials: 2}\n"
+    )
     driver = subprocess.Popen(
-        [sys.executable, "jobs/sweep.py", "--smoke-test", "--work-dir", str(work), "--name", "cut"],
+        [sys.executable, "jobs/sweep.py", "--config", str(spec), "--work-dir", str(work), "--name", "cut"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines = []
@@ -47,7 +53,9 @@ def test_ctrl_c_during_the_trials_exits_130_with_the_resume_command_and_no_orpha
     out = "".join(lines) + rest
     assert driver.returncode == 130, out
     assert "Traceback" not in out, out
-    expected = f"go on with: uv run python jobs/sweep.py --smoke-test --work-dir {work} --name cut --resume"
+    expected = (
+        f"go on with: uv run python jobs/sweep.py --config {spec} --work-dir {work} --name cut --resume"
+    )
     assert expected in out, out
     from ray import tune
 

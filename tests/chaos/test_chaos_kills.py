@@ -3,7 +3,8 @@ at a seeded random moment (three seeds each). Afterwards only complete shards ar
 the rerun (the driver) or the retry (the actor) every planned clip is there exactly once.
 
 These are ``slow``: each kill costs a driver or an actor start (about 30 s a case on 2 cores).
-``.ci/run`` runs them after the main suite: ``uv run --locked pytest -m slow``.
+``.ci/run`` runs them after the main suite: ``uv run --locked pytest -m slow`` (with the two kill
+and resume cases of tests/test_resume.py).
 """
 
 import os
