@@ -30,9 +30,12 @@ SPEC = (
 
 
 def kill_point(seed: int) -> tuple[int, float]:
-    """After how many complete shards, and how many seconds later, the kill comes (seeded)."""
+    """After how many complete shards (of 20), and how many seconds later, the kill comes (seeded).
+
+    A batch takes about a second here, so at most 8 shards and 0.3 s leave a dozen batches to kill
+    into (a later point once let the run finish first)."""
     rng = random.Random(seed)
-    return rng.randint(1, 14), rng.uniform(0.0, 1.0)
+    return rng.randint(1, 8), rng.uniform(0.0, 0.3)
 
 
 def shard_files(folder: Path) -> list[Path]:
@@ -57,14 +60,19 @@ def resolved_job(tmp_path: Path):
     return spec_file, resolved, resolved.generation[0]
 
 
-def assert_every_planned_clip_once(resolved, job) -> None:
+def assert_every_planned_clip_once(resolved, job, killed_writers: int = 0) -> None:
+    """Every planned id in exactly one visible, readable shard. A writer killed mid-write may leave
+    its hidden ``.tmp-*`` file (readers never list it; a later run removes it once it is an hour
+    old, so that a live writer's file is never taken)."""
     from raysynth.inputs.synthetic import plan_job
 
     planned = [row["id"] for row in plan_job(job, resolved.manifest.path)]
+    for path in shard_files(job.folder):
+        pq.read_table(path)
     ids = pq.read_table(shard_files(job.folder), columns=["id"]).column("id").to_pylist()
     assert len(ids) == len(set(ids)), "a clip is on disk twice"
     assert sorted(ids) == sorted(planned) and len(planned) == 40
-    assert not list(job.folder.glob(".tmp-*")), "a torn shard was left behind"
+    assert len(list(job.folder.glob(".tmp-*"))) <= killed_writers, "temporary files of a live writer left"
 
 
 @pytest.mark.slow
@@ -101,7 +109,7 @@ def test_driver_killed_at_a_random_point_then_rerun_has_every_clip_once(ray_sess
 
     (summary,) = ensure(resolved).generation
     assert (summary.skipped, summary.written) == (2 * len(partial), 40 - 2 * len(partial))
-    assert_every_planned_clip_once(resolved, job)
+    assert_every_planned_clip_once(resolved, job, killed_writers=1)  # its one actor died with it
 
 
 @pytest.mark.slow
@@ -139,4 +147,4 @@ def test_generator_actor_killed_at_a_random_point_is_retried_with_every_clip_onc
     assert "error" not in result, result.get("error")
     (summary,) = result["inputs"].generation
     assert (summary.planned, summary.skipped, summary.written) == (40, 0, 40)
-    assert_every_planned_clip_once(resolved, job)
+    assert_every_planned_clip_once(resolved, job, killed_writers=len(killed))
