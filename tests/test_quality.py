@@ -395,6 +395,13 @@ def test_the_fad_section_correlates_cell_means_with_spearman():
     assert fad_correlation(cells.head(2), "selected_test_acc")[0] is None
     counts = filter_counts(df)
     assert counts["a"].tolist() == ["6 / 2"] * 4 and counts["trials"].tolist() == [2] * 4
+    from raysynth.report.quality import teacher_warning
+
+    assert teacher_warning(df.assign(real_fraction=1.0)) == ""
+    zero_shot = df.assign(real_fraction=0.0, quality_filter="teacher_top_fraction:0.5")
+    assert teacher_warning(zero_shot).startswith(
+        "8 trial(s) with real_fraction 0 filter on the teacher score"
+    )
 
 
 # --- A trial's measures ----------------------------------------------------------------------------

@@ -107,10 +107,7 @@ class ClapScorer:
             label_ids: [n] indices into ``prompts``.
             prompts: one label prompt per class, by label id.
         """
+        from raysynth.quality.filters import own_and_margin
+
         similarity = (self.audio_embeddings(waves, sample_rate) @ self.text_embeddings(prompts).T).numpy()
-        rows = np.arange(len(waves))
-        own = similarity[rows, label_ids]
-        others = similarity.copy()
-        others[rows, label_ids] = -np.inf
-        margin = own - (others.max(axis=1) if similarity.shape[1] > 1 else own)
-        return own.astype(np.float32), margin.astype(np.float32)
+        return own_and_margin(similarity, label_ids)

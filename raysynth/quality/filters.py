@@ -112,3 +112,14 @@ def select(
             f"raise quality.oversample (candidates per kept clip) or lower the threshold"
         )
     return np.sort(np.concatenate(kept_rows)) if kept_rows else np.array([], int), kept, rejected
+
+
+def own_and_margin(matrix: np.ndarray, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a [clips, classes] score matrix (probabilities, similarities): the score of the clip's
+    own label, and its margin over the best other label (0 with a single class)."""
+    rows = np.arange(len(matrix))
+    own = matrix[rows, label_ids]
+    others = matrix.astype(np.float64, copy=True)
+    others[rows, label_ids] = -np.inf
+    margin = own - others.max(axis=1) if matrix.shape[1] > 1 else np.zeros_like(own)
+    return own.astype(np.float32), margin.astype(np.float32)

@@ -131,12 +131,9 @@ class ClipScorer:
     def score(self, waves: np.ndarray, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.job.kind == "clap":
             return self.clap.score(waves, self.job.sample_rate, label_ids, list(self.job.prompts))
-        probs = self.teacher.probabilities(waves)
-        rows = np.arange(len(waves))
-        own = probs[rows, label_ids]
-        others = probs.copy()
-        others[rows, label_ids] = -np.inf
-        return own.astype(np.float32), (own - others.max(axis=1)).astype(np.float32)
+        from raysynth.quality.filters import own_and_margin
+
+        return own_and_margin(self.teacher.probabilities(waves), label_ids)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         """Score one work item: the listed clips of one shard file, read here (not in the driver)."""
@@ -173,9 +170,6 @@ def run_scoring(job: ScoreJob, concurrency: int = 1, batch_size: int = 64, num_g
     from raysynth.console import Progress
 
     done = scored_ids(job.folder)
-    todo = set(training_ids(job)) - done
-    if not todo:
-        return 0
     # Work items are (shard file, clip ids): the driver reads ids only, each actor reads its clips'
     # audio itself. No read tasks compete with CPU actors for CPUs (a read_parquet pipeline with an
     # actor per CPU waited forever for a CPU to read with, seen with 2 actors on 2 CPUs).
@@ -183,17 +177,20 @@ def run_scoring(job: ScoreJob, concurrency: int = 1, batch_size: int = 64, num_g
     wanted = (pds.field("recipe") == job.recipe) & (pds.field("split") == "train")
     for file in storage.list_files(job.shards, SHARD_GLOB):
         ids = storage.dataset([file]).to_table(columns=["id"], filter=wanted).column("id").to_pylist()
-        mine = [i for i in ids if i in todo]
+        mine = [i for i in ids if i not in done]
         items += [
             {"file": file, "ids": json.dumps(mine[i : i + batch_size])}
             for i in range(0, len(mine), batch_size)
         ]
+    todo = sum(len(json.loads(item["ids"])) for item in items)
+    if not todo:
+        return 0
     out = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
         ClipScorer, fn_constructor_kwargs={"job_json": json.dumps(asdict(job))}, batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=concurrency), num_gpus=num_gpus, num_cpus=1,
     )  # fmt: skip
     written = 0
-    with Progress(f"score {job.kind}", len(todo), "clips") as bar:
+    with Progress(f"score {job.kind}", todo, "clips") as bar:
         for row in out.iter_rows():
             written += int(row["written"])
             bar.update(int(row["written"]))

@@ -10,6 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from raysynth.report.trials import AXES
+
+REPLICATES = ("seed", "fold")
+
 
 def axis_text(value: Any) -> str:
     """An axis value as text for grouping and labels; a collapsed axis (None, NaN in a frame) is ``-``."""
@@ -29,3 +33,12 @@ def cell_rows(df: pd.DataFrame, axes: list[str], key) -> pd.DataFrame:
     """The rows of ``df`` in the cell ``key`` (a value or a tuple of :func:`axis_text` values)."""
     values = list(key) if isinstance(key, tuple) else [key]
     return df[(df[axes].map(axis_text) == values).all(axis=1)]
+
+
+def varying(df: pd.DataFrame, shown: set[str] | tuple = ()) -> list[str]:
+    """Axes that vary in ``df`` and are neither shown nor replicates (seed, fold)."""
+    return [
+        a
+        for a in AXES
+        if a in df and a not in shown and a not in REPLICATES and df[a].map(axis_text).nunique() > 1
+    ]

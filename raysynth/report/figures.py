@@ -23,26 +23,15 @@ import pandas as pd  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
 from raysynth.report import DEFAULT_METRIC  # noqa: E402
-from raysynth.report.cells import axis_text, cell_means, cell_rows  # noqa: E402
+from raysynth.report.cells import axis_text, cell_means, cell_rows, varying  # noqa: E402
 from raysynth.report.quality import fad_figure  # noqa: E402
 from raysynth.report.tables import metric_name  # noqa: E402
-from raysynth.report.trials import AXES  # noqa: E402
 
-REPLICATES = ("seed", "fold")
 MAX_FACETS = 12
 
 
 class FigureRefused(ValueError):
     """A figure that cannot show every varying axis (too many panels)."""
-
-
-def varying(df: pd.DataFrame, shown: set[str]) -> list[str]:
-    """Axes that vary in ``df`` and are neither shown nor replicates."""
-    return [
-        a
-        for a in AXES
-        if a in df and a not in shown and a not in REPLICATES and df[a].map(axis_text).nunique() > 1
-    ]
 
 
 def interval(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:

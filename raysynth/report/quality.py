@@ -15,15 +15,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from raysynth.report.cells import axis_text
-from raysynth.report.trials import AXES
-
-REPLICATES = ("seed", "fold")
-
-
-def cell_axes(df: pd.DataFrame) -> list[str]:
-    """The axes that vary across ``df``'s trials, replicates aside."""
-    return [a for a in AXES if a in df and a not in REPLICATES and df[a].map(axis_text).nunique() > 1]
+from raysynth.report.cells import axis_text, varying
 
 
 def _completed(df: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +29,7 @@ def filter_counts(df: pd.DataFrame) -> pd.DataFrame:
     if not kept:
         return pd.DataFrame()
     done = done.dropna(subset=kept, how="all")
-    axes = ["quality_filter", *[a for a in cell_axes(done) if a != "quality_filter"]]
+    axes = ["quality_filter", *[a for a in varying(done) if a != "quality_filter"]]
     rows = []
     for key, part in done.groupby(done[axes].map(axis_text).apply(tuple, axis=1)):
         row = {**dict(zip(axes, key, strict=True)), "trials": len(part)}
@@ -48,18 +40,28 @@ def filter_counts(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def teacher_warning(df: pd.DataFrame) -> str:
+    """A line for teacher-filtered trials with no real training clip: they are not zero-shot."""
+    if "quality_filter" not in df or "real_fraction" not in df:
+        return ""
+    teacher = df["quality_filter"].map(axis_text).str.startswith("teacher_") & (df["real_fraction"] == 0)
+    if not teacher.any():
+        return ""
+    return (
+        f"{int(teacher.sum())} trial(s) with real_fraction 0 filter on the teacher score: their clips were chosen "
+        f"by a model of the real training split, so they are not free of real data"
+    )
+
+
 def fad_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per cell with synthetic clips: mean FAD, diversity, near-duplicates and ``metric``, with n."""
     done = _completed(df)
     if "fad" not in done or done["fad"].notna().sum() == 0:
         return pd.DataFrame()
     done = done.dropna(subset=["fad"])
-    axes = cell_axes(done)
-    keys = (
-        done[axes].map(axis_text).apply(tuple, axis=1)
-        if axes
-        else pd.Series([()] * len(done), index=done.index)
-    )
+    axes = varying(done) or ["cells"]  # nothing varies: one cell of every trial
+    done = done if axes != ["cells"] else done.assign(cells="all")
+    keys = done[axes].map(axis_text).apply(tuple, axis=1)
     grouped = done.groupby(keys)
     table = grouped[[c for c in ("fad", "diversity", "near_duplicates", metric) if c in done]].mean()
     table["n"] = grouped.size()
@@ -143,7 +145,12 @@ def quality_section(df: pd.DataFrame, metric: str, out: Path, say: Callable[[str
         say("\nquality filters: kept / rejected synthetic training clips per class (summed over trials)\n")
         say(markdown(counts))
         counts.to_csv(out / "quality_filter_counts.csv", index=False)
-        tables["Quality filters: kept / rejected clips per class"] = counts.to_html(index=False)
+        warning = teacher_warning(df)
+        if warning:
+            say(f"\nnote: {warning}")
+        tables["Quality filters: kept / rejected clips per class"] = counts.to_html(index=False) + (
+            f"<p><b>{html.escape(warning)}</b></p>" if warning else ""
+        )
     cells = fad_cells(df, metric)
     if not cells.empty:
         sentence = "".join(quality_notes(df, metric))
