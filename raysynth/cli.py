@@ -70,6 +70,9 @@ def input_errors() -> tuple[type[BaseException], ...]:
     from raysynth.generators import GeneratorError
     from raysynth.inputs import InputError, MissingInputs
     from raysynth.prompts.llm import DescriptionError
+    from raysynth.quality.clap import ClapLoadError
+    from raysynth.quality.filters import QualityShortfall
+    from raysynth.quality.teacher import StaleTeacher
     from raysynth.report import ReportError
     from raysynth.schemas import SchemaError
     from raysynth.storage import StorageError
@@ -77,7 +80,7 @@ def input_errors() -> tuple[type[BaseException], ...]:
 
     return (
         SpecError, DatasetError, GeneratorError, DescriptionError, PlanError, ReportError, InputError,
-        MissingInputs, StorageError, SchemaError, SweepError,
+        MissingInputs, StorageError, SchemaError, SweepError, StaleTeacher, QualityShortfall, ClapLoadError,
     )  # fmt: skip
 
 

@@ -481,3 +481,23 @@ def test_every_fad_embedding_gives_one_vector_per_clip(embedding):
     first, second = embedder(context, None)(waves), embedder(context, None)(waves)
     assert first.shape[0] == 3 and first.ndim == 2 and np.isfinite(first).all()
     assert np.allclose(first, second, atol=1e-5)  # tiny models: the same random weights in every process
+
+
+def test_a_teacher_of_a_re_prepared_manifest_is_refused_not_reused(tmp_path):
+    """A teacher's path names its manifest's recipe, not its bytes: one trained before the corpus was
+    prepared again would score the new clips silently. It is refused, naming what to delete."""
+    from raysynth.quality.teacher import StaleTeacher, check_teacher
+
+    manifest, plan, _ = trained_teacher(tmp_path, epochs=1)
+    assert check_teacher(plan)
+    dummy_manifest(manifest, per_split={"train": 9, "valid": 2, "test": 2})  # prepared again, same path
+    with pytest.raises(StaleTeacher, match="trained on another version of .* delete"):
+        check_teacher(plan)
+
+
+def test_own_score_and_margin_of_one_class_is_finite():
+    from raysynth.quality.filters import own_and_margin
+
+    own, margin = own_and_margin(np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]), np.array([0, 1]))
+    assert own.tolist() == pytest.approx([0.7, 0.3]) and margin.tolist() == pytest.approx([0.5, -0.3])
+    assert own_and_margin(np.array([[1.0], [1.0]]), np.array([0, 0]))[1].tolist() == [0.0, 0.0]

@@ -93,8 +93,9 @@ def ensure_synthetic_noise(r: Resolved) -> list[GenerationSummary]:
 
 def check_quality(r: Resolved) -> list[str]:
     from raysynth.quality.scoring import missing_scores
+    from raysynth.quality.teacher import check_teacher
 
-    missing = [f"teacher {t.path} (fold {t.fold})" for t in r.teachers if not Path(t.path).is_file()]
+    missing = [f"teacher {t.path} (fold {t.fold})" for t in r.teachers if not check_teacher(t)]
     for job in r.score_jobs:
         count = missing_scores(job)
         if count:
@@ -109,9 +110,9 @@ def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
 
     from raysynth.datasets import read_manifest
     from raysynth.quality.scoring import run_scoring
-    from raysynth.quality.teacher import train_teacher
+    from raysynth.quality.teacher import check_teacher, train_teacher
 
-    todo = [t for t in r.teachers if not Path(t.path).is_file()]
+    todo = [t for t in r.teachers if not check_teacher(t)]
     train = ray.remote(num_cpus=r.resources.cpus_per_trial)(train_teacher)
     for plan, summary in zip(todo, ray.get([train.remote(t) for t in todo]) if todo else [], strict=True):
         say(f"quality: teacher (fold {plan.fold}) trained on {summary['clips']} real training clips, "

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysynth.schemas import file_id
+
 
 @dataclass(frozen=True)
 class TeacherPlan:
@@ -100,7 +102,7 @@ def train_teacher(plan: TeacherPlan) -> dict:
                "train_acc": train_acc, "seconds": time.perf_counter() - start}  # fmt: skip
     state = {"model": model.state_dict(), "mean": mean, "std": std, "class_names": real.class_names,
              "sample_rate": plan.sample_rate, "num_samples": num_samples, "n_mels": plan.n_mels,
-             "plan": asdict(plan), "summary": summary}  # fmt: skip
+             "plan": asdict(plan), "summary": summary, "manifest_id": file_id(plan.manifest)}  # fmt: skip
     path = Path(plan.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
@@ -110,6 +112,25 @@ def train_teacher(plan: TeacherPlan) -> dict:
     finally:
         tmp.unlink(missing_ok=True)
     return summary
+
+
+class StaleTeacher(RuntimeError):
+    """A teacher trained on other bytes of its manifest than those on disk now (a re-prepared corpus)."""
+
+
+def check_teacher(plan: TeacherPlan) -> bool:
+    """Whether ``plan``'s teacher exists; raises :class:`StaleTeacher` if it was trained on another
+    version of the manifest (its path names the manifest's recipe, not its bytes)."""
+    if not Path(plan.path).is_file():
+        return False
+    trained_on = torch.load(plan.path, weights_only=False).get("manifest_id")
+    if trained_on != file_id(plan.manifest):
+        raise StaleTeacher(
+            f"teacher {plan.path} was trained on another version of {plan.manifest} (prepared again since); "
+            f"delete {Path(plan.path).parent} and the score tables under "
+            f"{Path(plan.path).parent.parent / 'scores'} so that both are made again"
+        )
+    return True
 
 
 class Teacher:
