@@ -11,6 +11,7 @@ import argparse
 
 from raysynth.cli import init_ray, run_main, smoke_spec
 from raysynth.config import (
+    check_name,
     load_spec,
     resolve_data_root,
     resolve_shard_store,
@@ -59,17 +60,27 @@ def main() -> int:
         to_markdown,
     )
     from raysynth.sweep import run_sweep
+    from raysynth.sweep.resources import check_cluster
+    from raysynth.sweep.target import check_target
+    from raysynth.train.mixture import check_filter_pools
 
     spec = load_spec(args.config or smoke_spec())
+    if args.name is not None:
+        check_name(args.name, "--name")
     work_dir = resolve_work_dir(spec, args.work_dir)
     storage = resolve_storage_path(spec, work_dir, args.storage_path)
     # Everything that needs no data is checked here, before Ray starts.
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
+    if args.name is not None:  # a taken name, or a resume with another spec: before Ray starts
+        check_target(f"{storage.rstrip('/')}/{args.name}", args.name, resolved.spec, args.resume, True)
     check_writable(storage)
     init_ray(args.num_cpus, args.verbose)
+    check_cluster(resolved)
     inputs = ensure(resolved, generate=not args.no_generate, say=print)
-    result = run_sweep(resolved, inputs, trial_context(resolved, inputs), storage, args.name, args.resume)
+    context = trial_context(resolved, inputs)
+    check_filter_pools(list(resolved.cells), context)  # a threshold that keeps too few: before any trial
+    result = run_sweep(resolved, inputs, context, storage, args.name, args.resume)
     trials = load(result.experiment_dir)
     print(f"\n{status_line(trials)}; {result.seconds:.0f}s -> {result.experiment_dir}")
     rows, cols = table_axes(list(resolved.cells))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from importlib import resources
@@ -35,6 +36,31 @@ def smoke_spec() -> Path:
     return Path(str(resources.files("raysynth.presets") / "smoke.yaml"))
 
 
+def stop_orphaned_ray_processes() -> list[int]:
+    """SIGKILL this user's Ray processes (titled ``ray::``: agents, workers) whose raylet is gone.
+
+    A driver of a local Ray that is SIGKILLed leaves ``ray::DashboardAgent`` and ``RuntimeEnvAgent``
+    running with no parent. A live Ray's processes have their raylet as parent and are left alone.
+    Returns the pids stopped.
+    """
+    stopped = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if proc.stat().st_uid != os.getuid() or not (proc / "cmdline").read_bytes().startswith(b"ray::"):
+                continue
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes() if parent > 0 else b""
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if b"raylet" not in parent_cmdline:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+                stopped.append(int(proc.name))
+            except OSError:
+                continue
+    return stopped
+
+
 def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     """Connect to the cluster of ``ray job submit`` / ``$RAY_ADDRESS``, or start a local Ray.
 
@@ -56,6 +82,10 @@ def init_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     options = {"logging_level": logging.INFO if verbose else logging.ERROR, "log_to_driver": verbose}
     if not os.environ.get("RAY_ADDRESS"):
         options.update(num_cpus=num_cpus, include_dashboard=False)
+        orphans = stop_orphaned_ray_processes()
+        if orphans:
+            print(f"stopped {len(orphans)} Ray process(es) a killed run had left running (pids "
+                  f"{', '.join(map(str, orphans[:10]))})", file=sys.stderr)  # fmt: skip
     with console.native_stderr_to_file(not verbose):
         ray.init(**options)
     _started_ray = True
@@ -77,10 +107,13 @@ def input_errors() -> tuple[type[BaseException], ...]:
     from raysynth.schemas import SchemaError
     from raysynth.storage import StorageError
     from raysynth.sweep import SweepError
+    from raysynth.sweep.resources import ResourceShortfall
+    from raysynth.sweep.target import ExperimentExists
 
     return (
         SpecError, DatasetError, GeneratorError, DescriptionError, PlanError, ReportError, InputError,
         MissingInputs, StorageError, SchemaError, SweepError, StaleTeacher, QualityShortfall, ClapLoadError,
+        ResourceShortfall, ExperimentExists,
     )  # fmt: skip
 
 

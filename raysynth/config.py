@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import typing
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,8 @@ from pydantic import (
 DATA_ENV = "RAYSYNTH_DATA"
 WORK_ENV = "RAYSYNTH_WORK"
 DEFAULT_WORK_DIR = "raysynth_work"
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"  # one folder name (and never '.' or '..': checked beside it)
+MAX_TRIALS = 10_000  # grid cells a spec may make unless it raises resources.max_trials
 
 
 class SpecError(ValueError):
@@ -135,6 +138,15 @@ class GenerationConfig(_Backend):
         default_factory=dict, description="named sets of generation settings for grid.variant"
     )
 
+    @field_validator("prompt_template")
+    @classmethod
+    def _words_in_template(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                "a prompt template has to hold words (such as '{label}' or '{label} sound'), but is blank"
+            )
+        return value
+
     def for_generator(self, name: str, variant: str | None = None) -> GenerationConfig:
         """This config for backend ``name``: its ``per_generator`` values, then ``variant``'s, over the shared ones."""
         update: dict[str, Any] = {}
@@ -218,6 +230,16 @@ class NoiseConfig(_Strict):
         20, ge=1, description="synthetic noise clips generated per training noise recording"
     )
 
+    @model_validator(mode="after")
+    def _test_noise_held_out(self) -> NoiseConfig:
+        if self.directory is not None and self.test_files == [] and self.test_snrs:
+            raise ValueError(
+                f"noise.test_files is empty, so no recording is held out as test noise, but noise.test_snrs "
+                f"{self.test_snrs} asks for noisy tests; set noise.test_snrs: [] to test clean only, or name "
+                f"held-out recordings in noise.test_files"
+            )
+        return self
+
     @field_validator("train_snr_db")
     @classmethod
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
@@ -267,8 +289,8 @@ class GridConfig(_Strict):
             return values
         if not values:
             raise ValueError(f"grid.{info.field_name} is empty: give at least one value (or leave it out)")
-        seen = [json.dumps(v, default=str) for v in values]
-        duplicates = sorted({v for v in seen if seen.count(v) > 1})
+        counts = Counter(json.dumps(v, default=str) for v in values)  # linear: 100,000 seeds are fine
+        duplicates = sorted(v for v, n in counts.items() if n > 1)
         if duplicates:
             raise ValueError(f"grid.{info.field_name} repeats {', '.join(duplicates)}: each value once")
         return values
@@ -333,7 +355,9 @@ class QualityConfig(_Strict):
     teacher_epochs: int = Field(
         10, ge=1, le=1000, description="epochs of the teacher on the real training split"
     )
-    oversample: float = Field(2.0, ge=1, description="threshold filters: candidates generated per kept clip")
+    oversample: float = Field(
+        2.0, ge=1, le=100, description="threshold filters: candidates generated per kept clip (at most 100)"
+    )
     duplicate_cosine: float = Field(
         0.995,
         gt=0,
@@ -350,6 +374,9 @@ class ResourcesConfig(_Strict):
     gpus_per_trial: float = Field(0.0, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
     max_failures: int = Field(1, ge=0, description="retries of a failed trial, from its last checkpoint")
+    max_trials: int = Field(
+        MAX_TRIALS, ge=1, description="a grid that makes more trials is refused before it is expanded"
+    )
 
 
 class SearchConfig(_Strict):
@@ -386,7 +413,15 @@ class SearchConfig(_Strict):
 
 class ExperimentSpec(_Strict):
     _source: str = PrivateAttr("<spec>")  # the file it was read from, for error messages
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder(cls, value: str) -> str:
+        if set(value) == {"."}:
+            raise ValueError(f"name '{value}' has to be a folder name, not '.' or '..'")
+        return value
+
     paths: PathsConfig = PathsConfig()
     dataset: DatasetConfig
     generation: GenerationConfig = GenerationConfig()
@@ -478,6 +513,8 @@ def _format_errors(error: ValidationError, source: str) -> str:
             lines.append(f"  - {item['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  - key '{key}': {item['msg']}; given {given!r}")
+    if len(lines) == 2:  # one problem: one line
+        return f"{source}: invalid experiment spec: {lines[1].removeprefix('  - ')}"
     return "\n".join(lines)
 
 
@@ -491,6 +528,37 @@ def parse_spec(raw: Any, source: str = "<spec>") -> ExperimentSpec:
         raise SpecError(_format_errors(error, source)) from None
     spec._source = source
     return spec
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (a 572-byte alias bomb expands into billions of
+    leaves) and keys written twice in one mapping (YAML would keep the last one silently)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the alias *{event.anchor} is not accepted in a spec (write the values out)",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key '{key}' is written twice, on line {seen[key]} and line {line}: keep one",
+                    key_node.start_mark,
+                )
+            seen.setdefault(key, line) if isinstance(key, str) else None
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
@@ -507,7 +575,11 @@ def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
     if not path.is_file():
         raise SpecError(f"spec file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_SpecLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.constructor.ConstructorError as error:
+        mark = error.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SpecError(f"{where}: {error.problem}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -525,7 +597,25 @@ def resolve_data_root(spec: ExperimentSpec, cli_value: str | None = None) -> Pat
 def resolve_work_dir(spec: ExperimentSpec, cli_value: str | None = None) -> Path:
     """Where manifests and shards are written: CLI, spec, ``$RAYSYNTH_WORK``, then ``./raysynth_work``."""
     value = cli_value or spec.paths.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR
+    if "://" in value:
+        given = "--work-dir" if cli_value else "paths.work_dir" if spec.paths.work_dir else f"${WORK_ENV}"
+        raise SpecError(
+            f"{given} {value}: the work dir has to be a local or mounted folder (object storage is not "
+            f"supported there yet); put shards and Tune results on it with --shard-store and --storage-path"
+        )
     return Path(value).expanduser().resolve()
+
+
+def check_name(name: str, key: str) -> str:
+    """An experiment name is one folder name: letters, digits, ``_ . -``, and not ``.`` or ``..``."""
+    import re
+
+    if not re.match(NAME_PATTERN, name) or set(name) == {"."}:
+        raise SpecError(
+            f"{key} '{name}' has to be one folder name (letters, digits, '_', '.', '-'; not '.' or '..'), "
+            f"so that the experiment stays inside its results folder"
+        )
+    return name
 
 
 def resolve_shard_store(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str | Path:

@@ -29,6 +29,28 @@ class StorageError(RuntimeError):
     """A shard store that cannot be reached, with the location and the cause."""
 
 
+class CorruptArtifact(StorageError):
+    """A file the platform wrote that cannot be read back (truncated, foreign, or a pickle of code)."""
+
+
+def load_checkpoint(path: str | Path, what: str) -> dict:
+    """A torch checkpoint read with ``weights_only=True``: tensors and plain data only, so a file in a
+    shared work dir can never run code when read. Raises :class:`CorruptArtifact` naming the file."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, a foreign pickle, a global weights_only refuses
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise CorruptArtifact(
+            f"{what} {path} cannot be read as a checkpoint of tensors and plain data ({reason}); "
+            f"delete it and run again to rebuild it"
+        ) from None
+    if not isinstance(state, dict):
+        raise CorruptArtifact(f"{what} {path} holds a {type(state).__name__}, not a checkpoint; delete it")
+    return state
+
+
 def is_remote(location: Location) -> bool:
     """True for URIs with a scheme other than ``file://`` (s3://, gs://, ...)."""
     text = str(location)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -130,6 +131,21 @@ def run_spec(spec, data_root, work_dir, storage_path, name, resume=False, genera
     resolved = resolve(spec, data_root, work_dir)
     inputs = ensure(resolved, generate=generate)
     return run_sweep(resolved, inputs, trial_context(resolved, inputs), str(storage_path), name, resume)
+
+
+def run_sweep_job(args, monkeypatch):
+    """jobs/sweep.py in this process, with Ray's start replaced by a failure: a check that passes
+    only if the job never reached it."""
+    import raysynth.cli
+
+    def no_ray(*_, **__):
+        raise AssertionError("Ray was started before the spec's names were checked")
+
+    monkeypatch.setattr(raysynth.cli, "init_ray", no_ray)
+    monkeypatch.setattr(sys, "argv", ["sweep.py", *args])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(REPO_ROOT / "jobs" / "sweep.py"), run_name="__main__")
+    return info.value.code
 
 
 @pytest.fixture(scope="session")

@@ -182,9 +182,16 @@ def test_trial_with_real_noise_reports_snr_metrics(context, tmp_path):
         assert 0.0 <= last[f"test_acc@{snr}dB"] <= 1.0 and f"selected_test_acc@{snr}dB" in last
     assert len(last["selected_test_confusion"]) == 4
 
-    # Resuming from the epoch-1 state reproduces epoch 2 exactly.
+    # Resuming from the epoch-1 state, saved and read back as the sweep does (tensors and plain data
+    # only), reproduces epoch 2 exactly.
+    import torch
+
+    from raysynth.sweep import load_trial_state
+
+    torch.save(reports[0][1], tmp_path / "state.pt")
     resumed = run_trial(
-        {**config(1.0, 0), "noise_source": "real"}, noisy_context, lambda m, s: None, reports[0][1]
-    )
+        {**config(1.0, 0), "noise_source": "real"}, noisy_context, lambda m, s: None,
+        load_trial_state(tmp_path / "state.pt"),
+    )  # fmt: skip
     assert resumed["train_loss"] == pytest.approx(last["train_loss"], rel=1e-6)
     assert resumed["test_acc@5dB"] == last["test_acc@5dB"]

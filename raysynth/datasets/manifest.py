@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 
 from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
 from raysynth.console import Progress
+from raysynth.datasets.notes import fold_notes, long_clip_notes, one_line, shared_speakers
 from raysynth.datasets.registry import DatasetError
-from raysynth.datasets.sampling import VALID_SUFFIX
 from raysynth.schemas import (
     REAL_MANIFEST_SCHEMA,
     check_schema,
@@ -165,7 +165,7 @@ def write_manifest(
         try:
             decoded = loader(source.path, sample_rate)
         except AudioDecodeError as error:
-            report.skipped.append((source.path.name, str(error).splitlines()[0][-80:]))
+            report.skipped.append((source.path.name, one_line(error)))
             continue
         if decoded.wave.size == 0:
             report.skipped.append((source.path.name, "zero-length audio"))
@@ -204,12 +204,11 @@ def write_manifest(
     report.orig_sample_rates = dict(rates)
     report.orig_channels = dict(channels)
     report.shared_speakers = shared_speakers(rows)
-    report.notes.extend(fold_notes(rows))
+    report.notes.extend(fold_notes(rows) + long_clip_notes(rows, sample_rate))
     return report
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".au", ".aiff", ".mp3", ".avi", ".mp4")
-FEW_CLIPS = 3  # a fold or split with fewer clips of a class is flagged
 
 
 def unused_files(
@@ -232,37 +231,6 @@ def unused_files(
             name = os.fsdecode(path.relative_to(corpus_dir)).encode("utf-8", "backslashreplace").decode()
             found.append((name, reasons.get(resolved, "not in the recipe's layout")))
     return found
-
-
-def shared_speakers(rows: list[dict]) -> int | None:
-    """How many speakers have clips in more than one split (``None`` when no clip names a speaker).
-
-    A fold's validation part (``"2-valid"``) counts as its fold: a trial never tests on it apart.
-    """
-    splits: dict[str, set[str]] = {}
-    for row in rows:
-        if row["speaker"] is not None:
-            splits.setdefault(row["speaker"], set()).add(row["split"].removesuffix(VALID_SUFFIX))
-    return sum(len(s) > 1 for s in splits.values()) if splits else None
-
-
-def fold_notes(rows: list[dict]) -> list[str]:
-    """Flags for splits (or folds) where a class has no clip, or fewer than :data:`FEW_CLIPS`."""
-    counts = Counter((row["split"], row["label"]) for row in rows)
-    labels = sorted({row["label"] for row in rows})
-    notes = []
-    for split in sorted({row["split"] for row in rows}):
-        none = [label for label in labels if counts[(split, label)] == 0]
-        few = [
-            f"{label} ({counts[(split, label)]})"
-            for label in labels
-            if 0 < counts[(split, label)] < FEW_CLIPS
-        ]
-        if none:
-            notes.append(f"split {split} has no clip of: {', '.join(none[:10])}")
-        if few:
-            notes.append(f"split {split} has fewer than {FEW_CLIPS} clips of: {', '.join(few[:10])}")
-    return notes
 
 
 def _source_id(path: Path, cache: dict[Path, str]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from raysynth.audio import AudioDecodeError, encode_flac, load_audio
-from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
+from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport, one_line
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, register_prefix
 from raysynth.datasets.sampling import group_split
 from raysynth.schemas import (
@@ -74,7 +74,7 @@ def prepare_noise(
         try:
             decoded = load_audio(path, sample_rate)
         except AudioDecodeError as error:
-            report.skipped.append((path.name, str(error)[-80:]))
+            report.skipped.append((path.name, one_line(error)))
             continue
         if decoded.wave.size == 0 or not np.any(decoded.wave):
             report.skipped.append((path.name, "empty or silent: its SNR would be undefined"))

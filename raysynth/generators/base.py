@@ -57,6 +57,7 @@ class Backend:
         schedulers: the ``generation.scheduler`` values it accepts (first: the default).
         num_gpus: GPUs per actor when the spec gives none (0: a CPU backend, one actor per CPU).
         speech: a text-to-speech backend: its prompt is the words to say, not a sound description.
+        check: checks of its settings that need no model (voices it has), run before any actor.
     """
 
     factory: GeneratorFactory
@@ -69,6 +70,7 @@ class Backend:
     schedulers: tuple[str, ...] = ()
     num_gpus: float = 1.0
     speech: bool = False
+    check: Callable[[GenerationConfig], None] | None = None
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -174,7 +176,10 @@ def check_generation(config: GenerationConfig) -> GenerationConfig:
                 f"folder; give a folder made by save_pretrained/huggingface-cli download, or a hub id such "
                 f"as {backend.default_model_id}"
             )
-    return effective_config(config)
+    effective = effective_config(config)
+    if backend.check is not None:
+        backend.check(effective)
+    return effective
 
 
 def torch_dtype(name: str) -> torch.dtype:

@@ -71,6 +71,33 @@ def shipped_variants() -> list[str]:
     return ["", *sorted(p.name for p in folder.iterdir() if p.is_file() and " " not in p.name)]
 
 
+def shipped_voices() -> list[str]:
+    """The voice (language and accent) names of the data ``espeakng-loader`` ships, lower case."""
+    import espeakng_loader
+
+    folder = Path(espeakng_loader.get_data_path()) / "lang"
+    return sorted({p.name.lower() for p in folder.rglob("*") if p.is_file()})
+
+
+def check_settings(config: GenerationConfig) -> None:
+    """Voices and variants the library does not ship are refused before any actor starts (an actor
+    would fail on its first clip)."""
+    voices = shipped_voices()
+    unknown = [v for v in config.voices or [] if v.lower() not in voices]
+    if unknown:
+        english = [v for v in voices if v.startswith("en")]
+        raise GeneratorError(
+            f"generation.voices {unknown} are not eSpeak NG voices; its English ones are {english} "
+            f"({len(voices)} voices in all)"
+        )
+    variants = shipped_variants()
+    unknown = sorted(set(config.voice_variants or []) - set(variants))
+    if unknown:
+        raise GeneratorError(
+            f"generation.voice_variants {unknown} are not eSpeak NG variants; it has {variants}"
+        )
+
+
 def trim(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     """``wave`` without the silence eSpeak NG puts before and after the speech (10 ms kept each side)."""
     loud = np.flatnonzero(np.abs(wave) > EDGE_THRESHOLD * (np.abs(wave).max() + 1e-12))
@@ -212,4 +239,5 @@ register_generator(
     settings=SETTINGS,
     num_gpus=0.0,
     speech=True,
+    check=check_settings,
 )(EspeakGenerator.from_config)

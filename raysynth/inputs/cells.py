@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from typing import Any
 
-from raysynth.config import ExperimentSpec
+from raysynth.config import ExperimentSpec, SpecError
 
 AXES = (
     "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "quality_filter", "noise_source",
@@ -52,8 +53,20 @@ def collapse(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 def trial_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
-    """The distinct trials of the spec's grid, in grid order."""
+    """The distinct trials of the spec's grid, in grid order.
+
+    Raises:
+        SpecError: the grid makes more than ``resources.max_trials`` combinations (counted before
+            they are expanded, so a huge grid is refused at once).
+    """
     axes = grid_axes(spec)
+    count = math.prod(len(values) for values in axes.values())
+    if count > spec.resources.max_trials:
+        sizes = " x ".join(f"{a} {len(v)}" for a, v in axes.items() if len(v) > 1)
+        raise SpecError(
+            f"{spec._source}: grid: the grid makes up to {count} trials ({sizes}), more than "
+            f"resources.max_trials {spec.resources.max_trials}; shrink the grid, or raise resources.max_trials"
+        )
     seen, cells = set(), []
     for values in itertools.product(*(axes[a] for a in AXES)):
         cell = collapse(dict(zip(AXES, values, strict=True)))

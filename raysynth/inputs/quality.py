@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from raysynth.config import ExperimentSpec
+from raysynth.quality.clap import DEFAULT_CLAP, check_reachable
 from raysynth.quality.filters import parse_filter
 from raysynth.quality.scoring import ScoreJob, scorer_key, scores_dir
 from raysynth.quality.teacher import TeacherPlan, teacher_path
@@ -66,6 +67,8 @@ def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, j
                 score_jobs.append(ScoreJob("teacher", folder=str(folder), teacher=teachers[fold].path,
                                            fold=fold, **common))  # fmt: skip
         if "clap" in kinds:
+            if not spec.quality.tiny:
+                check_reachable(spec.quality.clap_model_id or DEFAULT_CLAP, "quality.clap_model_id")
             template = recipe.prompt_template
             key = scorer_key(
                 "clap", None, (template, str(manifest)), spec.quality.clap_model_id, spec.quality.tiny

@@ -21,6 +21,27 @@ class ClapLoadError(RuntimeError):
     """A CLAP model that cannot be loaded, with how to get it."""
 
 
+def load_advice(model_id: str, error: BaseException, key: str) -> str:
+    """One line: why ``model_id`` cannot be loaded, and how to get it."""
+    reason = (str(error).strip().splitlines() or [""])[0][:200]
+    return (
+        f"cannot load '{model_id}' ({key}): {type(error).__name__}: {reason}. On a machine with network "
+        f"access, pre-download it with `huggingface-cli download {model_id}` (then set HF_HUB_OFFLINE=1), "
+        f"or set {key} to a local directory holding it"
+    )
+
+
+def check_reachable(model_id: str, key: str) -> None:
+    """Raise :class:`ClapLoadError` now, on the driver, if ``model_id``'s config cannot be had (offline
+    and not in the cache, no such local folder, or no such hub id): before any actor starts."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(model_id)
+    except (OSError, ValueError) as error:
+        raise ClapLoadError(load_advice(model_id, error, key)) from None
+
+
 def _tiny_clap():
     from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
 
@@ -76,11 +97,7 @@ class ClapScorer:
             extractor = ClapFeatureExtractor.from_pretrained(model_id)
             tokenizer = AutoTokenizer.from_pretrained(model_id)
         except (OSError, ValueError) as error:
-            raise ClapLoadError(
-                f"cannot load CLAP '{model_id}': {type(error).__name__}: {error}. On a machine with network "
-                f"access, pre-download it with `huggingface-cli download {model_id}` (then set "
-                f"HF_HUB_OFFLINE=1), or set quality.clap_model_id to a local directory holding it."
-            ) from error
+            raise ClapLoadError(load_advice(model_id, error, "quality.clap_model_id")) from error
         return cls(model, extractor, tokenizer, model_id)
 
     @torch.inference_mode()

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 SCORES = ("clap", "teacher")
+# The largest candidate pool a filter may ask for, as a factor of the clips a trial keeps: a top
+# fraction of at least 1/MAX_POOL_FACTOR, and quality.oversample up to it.
+MAX_POOL_FACTOR = 100
 RULES = ("threshold", "top_fraction")
 _PATTERN = re.compile(r"^(?P<score>[a-z]+)_(?P<rule>threshold|top_fraction):(?P<value>[-+0-9.eE]+)$")
 
@@ -50,8 +53,11 @@ def parse_filter(text: str | None) -> QualityFilter | None:
             f"with <score> one of {', '.join(SCORES)}, but is {text!r}"
         )
     value = float(match["value"])
-    if match["rule"] == "top_fraction" and not 0 < value <= 1:
-        raise ValueError(f"a top_fraction has to be in (0, 1], but {text!r} gives {value}")
+    if match["rule"] == "top_fraction" and not 1 / MAX_POOL_FACTOR <= value <= 1:
+        raise ValueError(
+            f"a top_fraction has to be in [{1 / MAX_POOL_FACTOR:g}, 1] (a pool of at most {MAX_POOL_FACTOR} "
+            f"candidates per kept clip), but {text!r} gives {value:g}"
+        )
     low = -1.0 if match["score"] == "clap" else 0.0
     if match["rule"] == "threshold" and not low <= value <= 1:
         raise ValueError(

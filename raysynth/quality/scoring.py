@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,9 +73,27 @@ def scores_dir(work_dir: Path, dataset: str, recipe: str, key: str) -> Path:
     return Path(work_dir) / "quality" / dataset / "scores" / recipe / key
 
 
+def score_parts(folder: str | Path) -> list[Path]:
+    """The side table's parts. A part that does not read as a score table (damaged, truncated, foreign)
+    is moved aside as ``corrupt-<name>``, named on stderr, and its clips are scored again."""
+    parts = []
+    for path in sorted(Path(folder).glob(PART_GLOB)):
+        try:
+            if not SCORE_SCHEMA.equals(pq.read_schema(path).remove_metadata()):
+                raise ValueError("its columns are not a score table's")
+        except (OSError, ValueError, pa.ArrowException) as error:
+            aside = path.with_name(f"corrupt-{path.name}")
+            path.replace(aside)
+            print(f"warning: score table part {path} is damaged ({str(error).splitlines()[0][:120]}); "
+                  f"moved aside to {aside.name}, its clips are scored again", file=sys.stderr)  # fmt: skip
+            continue
+        parts.append(path)
+    return parts
+
+
 def scored_ids(folder: str | Path) -> set[str]:
     ids: set[str] = set()
-    for path in sorted(Path(folder).glob(PART_GLOB)):
+    for path in score_parts(folder):
         ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
     return ids
 
@@ -98,7 +117,7 @@ def load_scores(folder: str | Path, ids: list[str]) -> tuple[np.ndarray, np.ndar
     Raises:
         FileNotFoundError: a clip has no score (the quality stage has not scored it).
     """
-    files = sorted(Path(folder).glob(PART_GLOB))
+    files = score_parts(folder)
     table = pds.dataset([str(f) for f in files]).to_table(filter=pds.field("id").isin(ids)) if files else None
     index = {i: row for row, i in enumerate(table.column("id").to_pylist())} if table is not None else {}
     missing = [i for i in ids if i not in index]

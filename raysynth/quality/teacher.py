@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from raysynth.schemas import file_id
+from raysynth.storage import load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def check_teacher(plan: TeacherPlan) -> bool:
     version of the manifest (its path names the manifest's recipe, not its bytes)."""
     if not Path(plan.path).is_file():
         return False
-    trained_on = torch.load(plan.path, weights_only=False).get("manifest_id")
+    trained_on = load_checkpoint(plan.path, "teacher").get("manifest_id")
     if trained_on != file_id(plan.manifest):
         raise StaleTeacher(
             f"teacher {plan.path} was trained on another version of {plan.manifest} (prepared again since); "
@@ -147,7 +148,7 @@ class Teacher:
 
         if not Path(path).is_file():
             raise FileNotFoundError(f"no teacher at {path}; the sweep's quality stage trains it")
-        state = torch.load(path, weights_only=False)
+        state = load_checkpoint(path, "teacher")
         model = CNNClassifier(len(state["class_names"]), state["sample_rate"], state["n_mels"])
         model.load_state_dict(state["model"])
         return cls(model, state["mean"], state["std"], state["class_names"], state["sample_rate"],

@@ -25,6 +25,7 @@ from raysynth.generate.faults import trial_chaos
 from raysynth.inputs import Inputs, Resolved
 from raysynth.report import INPUTS_FILE
 from raysynth.sweep.lines import TrialLines
+from raysynth.sweep.target import check_target
 from raysynth.train import NaNLossError, TrialContext, run_trial
 
 CHECKPOINT_FILE = "state.pt"
@@ -95,6 +96,11 @@ def tune_options(r: Resolved) -> dict[str, Any]:
     return options
 
 
+def load_trial_state(path: Path) -> dict[str, Any]:
+    """A trial's checkpointed state, read as tensors and plain data only (never code)."""
+    return storage.load_checkpoint(path, "trial checkpoint")
+
+
 def _trainable(config: dict[str, Any], context: TrialContext, cells: list[dict] | None = None) -> None:
     """The Tune function trainable: resumes from the trial's last checkpoint, checkpoints every epoch."""
     import torch
@@ -104,7 +110,7 @@ def _trainable(config: dict[str, Any], context: TrialContext, cells: list[dict] 
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            resume = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
+            resume = load_trial_state(Path(folder) / CHECKPOINT_FILE)
 
     def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         if state is None:
@@ -222,6 +228,7 @@ def run_sweep(
     )
     name = experiment_name or f"{r.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = f"{storage_path.rstrip('/')}/{name}"
+    check_target(path, name, r.spec, resume, experiment_name is not None)
     if resume:
         if not experiment_name:
             raise SweepError("--resume needs --name: the experiment folder to restore")
@@ -236,7 +243,10 @@ def run_sweep(
                 max_concurrent_trials=r.resources.max_concurrent_trials, reuse_actors=True, **tune_options(r)
             ),
             run_config=tune.RunConfig(
-                callbacks=[EarlyStopMarker(), TrialLines(list(r.cells), planned_trials(r), trial_config)],
+                callbacks=[
+                    *([EarlyStopMarker()] if r.spec.get("search", {}).get("scheduler") == "asha" else []),
+                    TrialLines(list(r.cells), planned_trials(r), trial_config),
+                ],
                 name=name,
                 storage_path=storage_path,
                 failure_config=tune.FailureConfig(max_failures=r.resources.max_failures),
@@ -244,6 +254,10 @@ def run_sweep(
                 verbose=1 if console.verbose() else 0,
             ),
         )
+    if not resume:  # the spec is on record from the start: a resume after a kill is checked against it
+        if not storage.is_remote(path):
+            Path(path).mkdir(parents=True, exist_ok=True)
+        write_inputs_record(path, r, context)
     with _graceful_sigint() as interrupted:
         results = tuner.fit()
     if interrupted.is_set():

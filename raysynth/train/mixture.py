@@ -142,3 +142,18 @@ def synthetic_training(
     labels, index = table.column("label").to_pylist(), table.column("index").to_pylist()
     rows, kept, rejected = select(labels, index, score, counts, quality_filter)
     return table.take(pa.array(rows, type=pa.int64())), (kept, rejected, scores.folder)
+
+
+def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> None:
+    """Run the mixture's filter step of every trial that filters by a threshold, on the driver once the
+    scores exist, so that a threshold that keeps too few clips stops the run with one line
+    (:class:`~raysynth.quality.filters.QualityShortfall`) before any trial starts."""
+    for config in cells:
+        if float(config["synth_multiplier"]) <= 0 or "_threshold:" not in str(config.get("quality_filter")):
+            continue
+        real = load_real(Path(context.manifest), float(config["real_fraction"]), int(config["seed"]),
+                         config.get("fold"))  # fmt: skip
+        counts = {
+            label: math.ceil(float(config["synth_multiplier"]) * n) for label, n in real.train_counts.items()
+        }
+        synthetic_training(config, context, context.synthetic_source(config), context.draw(config), counts)

@@ -160,7 +160,7 @@ def noisy_seed(snr: float) -> int:
 
 def noisy_test_sets(waves: np.ndarray, ids: list[str], context: TrialContext) -> dict[float, np.ndarray]:
     """The test clips mixed with held-out real noise at each test SNR: the same for every trial."""
-    if context.noise_manifest is None:
+    if context.noise_manifest is None or not context.noise.test_snrs:  # trained with noise, tested clean
         return {}
     bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
     return {snr: noisy_copy(waves, bank, snr, noisy_seed(snr), ids) for snr in context.noise.test_snrs}

@@ -5,22 +5,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
-
-
-def run_sweep_job(args, monkeypatch):
-    """jobs/sweep.py in this process, with Ray's start replaced by a failure: a check that passes
-    only if the job never reached it."""
-    import raysynth.cli
-
-    def no_ray(*_, **__):
-        raise AssertionError("Ray was started before the spec's names were checked")
-
-    monkeypatch.setattr(raysynth.cli, "init_ray", no_ray)
-    monkeypatch.setattr(sys, "argv", ["sweep.py", *args])
-    with pytest.raises(SystemExit) as info:
-        runpy.run_path(str(REPO_ROOT / "jobs" / "sweep.py"), run_name="__main__")
-    return info.value.code
+from conftest import REPO_ROOT, run_sweep_job
 
 
 @pytest.mark.parametrize(
