@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--no-html", action="store_true", help="skip report.html")
     args = parser.parse_args()
 
-    from raysynth.report.equivalent import describe, equivalent_table, real_curve
+    from raysynth.report.equivalent import describe, equivalent_table
     from raysynth.report.figures import all_figures
     from raysynth.report.html import audio_gallery, write_html
     from raysynth.report.quality import quality_section
@@ -58,8 +58,7 @@ def main() -> int:
     notes = [status_line(df), *experiment_notes(df, experiment_record(experiment_dirs[0]))]
     equivalents = equivalent_table(df, args.metric)
     if not equivalents.empty:
-        per_class, _ = real_curve(df[df["status"] == "completed"], args.metric)
-        notes += describe(equivalents, per_class, args.metric)
+        notes += describe(equivalents, args.metric)
         Path(args.out or experiment_dirs[0]).mkdir(parents=True, exist_ok=True)
         equivalents.to_csv(Path(args.out or experiment_dirs[0]) / "real_equivalent.csv", index=False)
     stats = pivot(df, args.rows, args.cols, args.metric)

@@ -49,6 +49,7 @@ def main() -> int:
         parser.error("give --config SPEC or --smoke-test")
 
     from raysynth.inputs import ensure, resolve, table_axes, trial_context
+    from raysynth.inputs.stages import check_quality_models
     from raysynth.report import (
         ReportError,
         caveat,
@@ -72,6 +73,7 @@ def main() -> int:
     # Everything that needs no data is checked here, before Ray starts.
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
+    check_quality_models(resolved)
     if args.name is not None:  # a taken name, or a resume with another spec: before Ray starts
         check_target(f"{storage.rstrip('/')}/{args.name}", args.name, resolved.spec, args.resume, True)
     check_writable(storage)

@@ -181,6 +181,11 @@ class TrainConfig(_Strict):
     checkpoint_path: str | None = Field(None, description="ssast: the official SSAST checkpoint file")
     tiny: bool = Field(False, description="random-weight toy backbone built offline (tests only)")
     epochs: int = Field(12, ge=1, le=1000)
+    min_steps: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="a step budget: at least this many optimiser steps (more epochs for a small training "
+        "set, so cells of very different sizes compare at matched steps); None: epochs only",
+    )  # fmt: skip
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
@@ -438,6 +443,15 @@ class ExperimentSpec(_Strict):
         if sources and self.noise.directory is None:
             raise ValueError(
                 f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _asha_counts_epochs(self) -> ExperimentSpec:
+        if self.search.scheduler == "asha" and self.train.min_steps is not None:
+            raise ValueError(
+                "search.scheduler asha stops trials by epoch, and train.min_steps gives trials different "
+                "epoch counts: use one of them"
             )
         return self
 

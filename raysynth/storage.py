@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,34 @@ def dataset(files: list[str]) -> pds.Dataset:
     fs, _ = _filesystem(files[0])  # one filesystem (one S3 client) for all files
     paths = [f.split("://", 1)[1] if is_remote(f) else str(Path(f).resolve()) for f in files]
     return pds.dataset(paths, format="parquet", filesystem=fs)
+
+
+def unique_ids(files: list[str], columns: list[str] | None = None, filter=None) -> pa.Table:
+    """The rows of shard ``files`` (a filter and columns as pyarrow's), each clip id once.
+
+    A shard copied under a second name, or two runs that batched one plan differently, put one clip
+    id in two files; the first file (by name) wins, and the duplicates are counted on stderr."""
+    wanted = None if columns is None else list(dict.fromkeys(["id", *columns]))
+    parts = [dataset([f]).to_table(columns=wanted, filter=filter) for f in files]
+    first: dict[str, str] = {}
+    kept, duplicates = [], Counter()
+    for file, part in zip(files, parts, strict=True):
+        ids = part.column("id").to_pylist()
+        mask = [i not in first for i in ids]
+        for clip, new in zip(ids, mask, strict=True):
+            if new:
+                first[clip] = file
+            else:
+                duplicates[(Path(str(file)).name, Path(str(first[clip])).name)] += 1
+        kept.append(part.filter(pa.array(mask, type=pa.bool_())))
+    if duplicates:
+        where = ", ".join(f"{f} repeats {n} of {g}" for (f, g), n in sorted(duplicates.items()))
+        print(f"warning: {sum(duplicates.values())} duplicate clip id(s) in {Path(str(files[0])).parent} "
+              f"({where}): each clip is read once, from the first file by name", file=sys.stderr)  # fmt: skip
+    if not kept:
+        return dataset([]).to_table(columns=wanted, filter=filter)
+    table = pa.concat_tables(kept, promote_options="default")
+    return table if columns is None else table.select(columns)
 
 
 def read_schema(file: str) -> pa.Schema:

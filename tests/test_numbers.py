@@ -3,6 +3,8 @@ before its fix)."""
 
 import json
 
+import pytest
+
 from conftest import run_sweep_job
 
 SPEC = "name: probe\ndataset: {name: toy}\ntrain: {epochs: 2}\ngrid: {seed: [0]}\n"
@@ -62,3 +64,130 @@ def test_resume_with_the_same_spec_passes_the_check(tmp_path):
     recorded = load_spec(spec).model_dump(mode="json")
     (folder / "raysynth_inputs.json").write_text(json.dumps({"spec": recorded}))
     check_target(str(folder), "mine", load_spec(spec).model_dump(mode="json"), True, True)
+
+
+def test_a_shard_copied_under_a_second_name_changes_no_training_clip(tmp_path, capsys):
+    import shutil
+
+    from raysynth.testing import TOY_LABELS, dummy_shard
+    from raysynth.train.data import load_synthetic
+
+    dummy_shard(tmp_path / "part-0.parquet", clips_per_class=6)
+    counts = {label: 6 for label in TOY_LABELS}
+    before = load_synthetic(tmp_path, "dummy", 0, counts).column("id").to_pylist()
+    shutil.copy(tmp_path / "part-0.parquet", tmp_path / "part-0-copy.parquet")
+    after = load_synthetic(tmp_path, "dummy", 0, counts).column("id").to_pylist()
+    assert after == before and len(after) == len(set(after)) == 6 * len(TOY_LABELS)
+    err = capsys.readouterr().err
+    assert "24 duplicate clip id(s)" in err and "part-0-copy.parquet" in err, err
+
+
+def test_scoring_lists_each_clip_once_when_a_shard_is_copied(tmp_path):
+    import shutil
+
+    from raysynth.quality.scoring import ScoreJob, training_ids
+    from raysynth.testing import dummy_shard
+
+    dummy_shard(tmp_path / "part-0.parquet", clips_per_class=3)
+    shutil.copy(tmp_path / "part-0.parquet", tmp_path / "part-1.parquet")
+    job = ScoreJob("teacher", shards=str(tmp_path), recipe="dummy", folder=str(tmp_path / "s"),
+                   sample_rate=16000, num_samples=16000)  # fmt: skip
+    ids = training_ids(job)
+    assert len(ids) == len(set(ids)) == 3 * 4
+
+
+def test_spearman_p_at_four_cells_is_the_exact_permutation_p():
+    """rho -0.80 over 4 cells: 8 of the 24 orderings are as extreme, p = 1/3 (scipy's t approximation
+    says 0.2)."""
+    import pandas as pd
+
+    from raysynth.report.quality import fad_correlation
+
+    cells = pd.DataFrame({"fad": [1.0, 2.0, 3.0, 4.0], "acc": [0.4, 0.2, 0.3, 0.1]})
+    rho, n, sentence = fad_correlation(cells, "acc")
+    assert rho == pytest.approx(-0.8) and n == 4
+    assert "p = 0.33" in sentence and "exact" in sentence, sentence
+
+
+def test_a_small_real_only_cell_gets_the_step_budget_the_spec_asks_for(tmp_path):
+    """2 real clips per class, batch 64: 1 optimiser step per epoch, so 3 epochs would be 3 steps;
+    ``train.min_steps: 24`` gives the trial 24 epochs of 1 step, and every epoch reports its steps."""
+    from raysynth.config import TrainConfig
+    from raysynth.testing import dummy_manifest
+    from raysynth.train import TrialContext, run_trial
+
+    manifest = dummy_manifest(
+        tmp_path / "toy" / "manifest.parquet", per_split={"train": 2, "valid": 2, "test": 2}
+    )
+    train = TrainConfig(epochs=3, batch_size=64, n_mels=32, min_steps=24)
+    reports = []
+    last = run_trial({"real_fraction": 1.0, "synth_multiplier": 0, "strategy": None, "seed": 0},
+                     TrialContext(str(manifest), 16000, 1.0, train), lambda m, s: reports.append(m))  # fmt: skip
+    assert len(reports) == 24 and last["epochs_planned"] == 24
+    assert [r["steps"] for r in reports] == list(range(1, 25))
+
+
+def test_without_a_step_budget_a_trial_trains_its_epochs(tmp_path):
+    from raysynth.config import TrainConfig
+    from raysynth.testing import dummy_manifest
+    from raysynth.train import TrialContext, run_trial
+
+    manifest = dummy_manifest(
+        tmp_path / "toy" / "manifest.parquet", per_split={"train": 2, "valid": 2, "test": 2}
+    )
+    reports = []
+    run_trial({"real_fraction": 1.0, "synth_multiplier": 0, "strategy": None, "seed": 0},
+              TrialContext(str(manifest), 16000, 1.0, TrainConfig(epochs=3, batch_size=4, n_mels=32)),
+              lambda m, s: reports.append(m))  # fmt: skip
+    assert [r["steps"] for r in reports] == [2, 4, 6]  # 8 clips, batch 4
+
+
+def _trials(rows):
+    import pandas as pd
+
+    base = {"status": "completed", "generator": None, "strategy": None, "variant": None, "quality_filter": None,
+            "train_snr_db": None, "backbone": "cnn", "precision/a": 1.0, "precision/b": 1.0}  # fmt: skip
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
+def test_the_real_equivalent_reads_only_a_real_only_curve_trained_as_the_cell_was():
+    """Real-only trials all trained with noise: a synthetic cell trained without noise has no curve to
+    read (refused), the cell trained with noise reads that curve, and each line names its curve."""
+    from raysynth.report.equivalent import describe, equivalent_table
+
+    real = [{"real_fraction": f, "synth_multiplier": 0, "num_real": 2 * n, "noise_source": "real",
+             "train_snr_db": [0, 20], "selected_test_acc": acc}
+            for f, n, acc in [(0.1, 2, 0.3), (0.5, 10, 0.6), (1.0, 20, 0.9)]]  # fmt: skip
+    synth = [{"real_fraction": 0.0, "synth_multiplier": 1, "num_real": 0, "generator": "tts", "noise_source": source,
+              "train_snr_db": snr, "selected_test_acc": 0.6} for source, snr in [("none", None), ("real", [0, 20])]]  # fmt: skip
+    table = equivalent_table(_trials(real + synth))
+    by_source = {row["noise_source"]: row for _, row in table.iterrows()}
+    assert by_source["real"]["real_equivalent"] == pytest.approx(10.0)
+    assert (
+        by_source["none"]["real_equivalent"] is None
+        or by_source["none"]["real_equivalent"] != by_source["none"]["real_equivalent"]
+    )
+    lines = describe(table, "selected_test_acc")
+    (none_line,) = [line for line in lines if "noise_source=none" in line]
+    assert "no real-only trials" in none_line, lines
+    (real_line,) = [line for line in lines if "noise_source=real" in line]
+    assert "real-only curve: noise_source=real" in real_line, lines
+
+
+def test_a_teacher_trains_on_the_trials_own_nested_real_subset(tmp_path):
+    """A teacher-filtered cell at real_fraction 0.5 is scored by a teacher of its own half of the
+    real training split (per fold, fraction and seed), not of all of it."""
+    from raysynth.cli import smoke_spec
+    from raysynth.config import load_spec
+    from raysynth.inputs import resolve
+    from raysynth.quality.teacher import TeacherPlan, train_teacher
+    from raysynth.testing import dummy_manifest
+
+    plans = resolve(load_spec(smoke_spec()), None, tmp_path / "work").teachers
+    assert sorted((p.real_fraction, p.seed) for p in plans) == [(0.5, 0), (1.0, 0)]
+    assert len({p.path for p in plans}) == 2
+    manifest = dummy_manifest(
+        tmp_path / "toy" / "manifest.parquet", per_split={"train": 10, "valid": 2, "test": 2}
+    )
+    half = TeacherPlan(str(tmp_path / "t.pt"), str(manifest), None, 16000, 1.0, 32, 1, real_fraction=0.5)
+    assert train_teacher(half)["clips"] == 4 * 5

@@ -265,7 +265,8 @@ def filtered_context(tmp_path, scores_by_index, oversample=2.0):
     return TrialContext(
         str(manifest), 16000, 1.0, TrainConfig(epochs=1), quality=QualityConfig(oversample=oversample),
         synthetic=(SyntheticSource(str(tmp_path / "s"), "dummy", "dummy", "label"),),
-        scores=(ScoreTable("dummy", "teacher", None, str(tmp_path / "scores")),),
+        # the table of the teacher of the trials' own real subset (real_fraction 0.4, seed 0)
+        scores=(ScoreTable("dummy", "teacher", None, str(tmp_path / "scores"), (0.4, 0)),),
     )  # fmt: skip
 
 
@@ -336,8 +337,9 @@ def test_the_filter_axis_makes_cells_pools_teachers_and_score_tables(tmp_path):
     from raysynth.inputs.synthetic import pool_size
 
     assert pool_size(job, 10) == 30
-    assert [t.fold for t in r.teachers] == [None]
-    assert sorted(j.kind for j in r.score_jobs) == ["clap", "teacher"]
+    # One teacher per (fold, real subset): the real_fraction 0.5 cells' own half, and the whole split.
+    assert [(t.fold, t.real_fraction, t.seed) for t in r.teachers] == [(None, 0.5, 0), (None, 1.0, 0)]
+    assert sorted(j.kind for j in r.score_jobs) == ["clap", "teacher", "teacher"]
     assert all(j.recipe == job.recipe_hash for j in r.score_jobs)
 
 

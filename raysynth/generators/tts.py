@@ -79,9 +79,23 @@ def shipped_voices() -> list[str]:
     return sorted({p.name.lower() for p in folder.rglob("*") if p.is_file()})
 
 
+# Where eSpeak NG clamps a value, so that a wider range would store values it never used (measured:
+# rate 0 gives the audio of 80; pitch and range 100 or 150 give the audio of 99).
+ENGINE_RANGES = {"rate_wpm": (80, None), "pitch": (0, 99), "pitch_range": (0, 99), "word_gap": (0, None),
+                 "amplitude": (0, None)}  # fmt: skip
+
+
 def check_settings(config: GenerationConfig) -> None:
-    """Voices and variants the library does not ship are refused before any actor starts (an actor
-    would fail on its first clip)."""
+    """Voices and variants the library does not ship, and prosody ranges it would clamp, are refused
+    before any actor starts (an actor would fail on its first clip, or store values it never used)."""
+    for key, (low, high) in ENGINE_RANGES.items():
+        value = getattr(config, key)
+        if value is not None and (value[0] < low or (high is not None and value[1] > high)):
+            accepted = f"[{low}, {high}]" if high is not None else f">= {low}"
+            raise GeneratorError(
+                f"generation.{key} {[float(v) for v in value]} is outside what eSpeak NG uses ({accepted}); "
+                f"it would clamp the values and store ones it never used"
+            )
     voices = shipped_voices()
     unknown = [v for v in config.voices or [] if v.lower() not in voices]
     if unknown:

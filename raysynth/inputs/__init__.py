@@ -32,8 +32,10 @@ def trial_context(r: Resolved, inputs: Inputs | None = None) -> TrialContext:
         generation_seed=r.generation_seed,
         draw_per_seed=r.draw_per_seed,
         quality=r.quality,
-        scores=tuple(ScoreTable(j.recipe, j.kind, j.fold, j.folder) for j in r.score_jobs),
-        teachers=tuple((t.fold, t.path) for t in r.teachers),
+        scores=tuple(
+            ScoreTable(j.recipe, j.kind, j.fold, j.folder, (j.real_fraction, j.seed)) for j in r.score_jobs
+        ),
+        teachers=tuple((t.fold, t.path) for t in r.teachers if t.real_fraction == 1.0),  # the measure's
     )
 
 

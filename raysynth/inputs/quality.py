@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from raysynth.config import ExperimentSpec
-from raysynth.quality.clap import DEFAULT_CLAP, check_reachable
 from raysynth.quality.filters import parse_filter
 from raysynth.quality.scoring import ScoreJob, scorer_key, scores_dir
-from raysynth.quality.teacher import TeacherPlan, teacher_path
+from raysynth.quality.teacher import TeacherPlan, teacher_path, teacher_subset
 
 
 def candidate_pools(cells: list[dict[str, Any]]) -> dict[tuple, tuple[tuple[float, str | None], ...]]:
@@ -32,26 +31,34 @@ def _score_kind(cell: dict[str, Any]) -> str | None:
     return parsed.score if parsed is not None else None
 
 
-def teacher_folds(spec: ExperimentSpec, cells: list[dict[str, Any]]) -> list[int | None]:
-    """The test folds whose teacher some cell needs (its filter, or the measure's embedding)."""
+def teacher_keys(spec: ExperimentSpec, cells: list[dict[str, Any]]) -> list[tuple]:
+    """The (fold, real_fraction, seed) of every teacher some cell needs: its filter's (its own real
+    subset), and the measure's embedding (the fold's whole training split)."""
     measure = spec.quality.measure and spec.quality.embedding == "teacher"
-    folds = {
-        c["fold"] for c in cells if c["synth_multiplier"] > 0 and (_score_kind(c) == "teacher" or measure)
+    keys = {
+        (c["fold"], *teacher_subset(c))
+        for c in cells
+        if c["synth_multiplier"] > 0 and _score_kind(c) == "teacher"
     }
-    return sorted(folds, key=lambda f: (f is not None, f or 0))
+    keys |= {(c["fold"], 1.0, 0) for c in cells if c["synth_multiplier"] > 0 and measure}
+    return sorted(keys, key=lambda k: (k[0] is not None, k[0] or 0, k[1], k[2]))
 
 
-def plan_teacher(spec: ExperimentSpec, manifest: Path, work_dir: Path, fold: int | None) -> TeacherPlan:
+def plan_teacher(spec: ExperimentSpec, manifest: Path, work_dir: Path, key: tuple,
+                 noise_manifest: str | None = None) -> TeacherPlan:  # fmt: skip
     # The experiment's own training settings (batch size, learning rate), for a fixed number of epochs.
+    fold, real_fraction, seed = key
     args = (spec.dataset.sample_rate, spec.dataset.clip_seconds, spec.train.n_mels, spec.quality.teacher_epochs,
-            spec.train.batch_size, spec.train.learning_rate)  # fmt: skip
+            spec.train.batch_size, spec.train.learning_rate, seed, real_fraction, noise_manifest)  # fmt: skip
     path = teacher_path(work_dir, spec.dataset.name, str(manifest), fold, *args)
     return TeacherPlan(str(path), str(manifest), fold, *args)
 
 
-def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, jobs, cells) -> tuple:
+def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, jobs, cells,
+                 noise_manifest: Path | None = None) -> tuple:  # fmt: skip
     """The experiment's teachers and score jobs (both empty when nothing needs them)."""
-    teachers = {fold: plan_teacher(spec, manifest, work_dir, fold) for fold in teacher_folds(spec, cells)}
+    noise = str(noise_manifest) if noise_manifest is not None else None
+    teachers = {key: plan_teacher(spec, manifest, work_dir, key, noise) for key in teacher_keys(spec, cells)}
     num_samples = int(round(spec.dataset.sample_rate * spec.dataset.clip_seconds))
     score_jobs = []
     for job in jobs:
@@ -61,14 +68,14 @@ def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, j
         common = dict(shards=str(job.folder), recipe=job.recipe_hash, sample_rate=spec.dataset.sample_rate,
                       num_samples=num_samples)  # fmt: skip
         if "teacher" in kinds:
-            for fold in sorted({c["fold"] for c in mine if _score_kind(c) == "teacher"}, key=str):
-                key = scorer_key("teacher", teachers[fold].path, (), None, False)
+            for teacher_key in sorted({(c["fold"], *teacher_subset(c)) for c in mine if _score_kind(c) == "teacher"},
+                                      key=str):  # fmt: skip
+                plan = teachers[teacher_key]
+                key = scorer_key("teacher", plan.path, (), None, False)
                 folder = scores_dir(work_dir, spec.dataset.name, job.recipe_hash, key)
-                score_jobs.append(ScoreJob("teacher", folder=str(folder), teacher=teachers[fold].path,
-                                           fold=fold, **common))  # fmt: skip
+                score_jobs.append(ScoreJob("teacher", folder=str(folder), teacher=plan.path, fold=plan.fold,
+                                           real_fraction=plan.real_fraction, seed=plan.seed, **common))  # fmt: skip
         if "clap" in kinds:
-            if not spec.quality.tiny:
-                check_reachable(spec.quality.clap_model_id or DEFAULT_CLAP, "quality.clap_model_id")
             template = recipe.prompt_template
             key = scorer_key(
                 "clap", None, (template, str(manifest)), spec.quality.clap_model_id, spec.quality.tiny

@@ -133,7 +133,7 @@ def resolve(
     _check_generators(spec)
     jobs = _synthetic_jobs(spec, recipe, store, cells)
     noise_jobs = _noise_jobs(spec, noise_manifest, store, cells) if noise_manifest else ()
-    teachers, score_jobs = plan_quality(spec, recipe, manifest.path, work_dir, jobs, cells)
+    teachers, score_jobs = plan_quality(spec, recipe, manifest.path, work_dir, jobs, cells, noise_manifest and noise_manifest.path)  # fmt: skip
     return Resolved(
         name=spec.name, spec_hash=spec.spec_hash(), spec=spec.model_dump(mode="json"), work_dir=Path(work_dir),
         store=store, sample_rate=spec.dataset.sample_rate, clip_seconds=spec.dataset.clip_seconds,

@@ -91,6 +91,17 @@ def ensure_synthetic_noise(r: Resolved) -> list[GenerationSummary]:
     return _generate(r, r.synthetic_noise, r.noise_manifest.path) if r.noise_manifest else []
 
 
+def check_quality_models(r: Resolved) -> None:
+    """The CLAP model of a clap filter can be had (cached, a local folder, or the hub reachable):
+    checked on the driver before Ray starts, since a scoring actor would fail on it."""
+    from raysynth.quality.clap import DEFAULT_CLAP, check_reachable
+
+    for model_id in sorted(
+        {j.clap_model_id or DEFAULT_CLAP for j in r.score_jobs if j.kind == "clap" and not j.tiny}
+    ):
+        check_reachable(model_id, "quality.clap_model_id")
+
+
 def check_quality(r: Resolved) -> list[str]:
     from raysynth.quality.scoring import missing_scores
     from raysynth.quality.teacher import check_teacher

@@ -56,11 +56,12 @@ def measure_quality(config: dict[str, Any], context, mixture) -> dict[str, Any]:
 
 
 def _measure(config: dict[str, Any], context, mixture) -> dict[str, Any]:
-    from raysynth.train.data import decode_rows, load_real
+    from raysynth.train.data import decode_rows, load_real, noise_sources, without_sources
 
     real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
+    train, _ = without_sources(real.train, noise_sources(context.noise_manifest)["test"])  # no test noise
     num_samples = int(round(context.sample_rate * context.clip_seconds))
-    reference = decode_rows(real.train, num_samples, context.sample_rate, source=context.manifest)
+    reference = decode_rows(train, num_samples, context.sample_rate, source=context.manifest)
     if len(reference) < 2:
         return {}  # a test-only corpus has no real training split to compare with
     synthetic_waves = mixture.train.waves[mixture.num_real :]

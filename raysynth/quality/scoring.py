@@ -57,9 +57,14 @@ class ScoreJob:
     prompts: tuple[str, ...] = ()
     clap_model_id: str | None = None
     tiny: bool = False
+    real_fraction: float = 1.0  # kind teacher: the real subset its teacher trained on (with ``seed``)
+    seed: int = 0
 
     def describe(self) -> str:
-        where = f" (fold {self.fold})" if self.kind == "teacher" and self.fold is not None else ""
+        parts = [f"fold {self.fold}"] if self.kind == "teacher" and self.fold is not None else []
+        if self.kind == "teacher" and self.real_fraction < 1:
+            parts.append(f"real_fraction {self.real_fraction:g}, seed {self.seed}")
+        where = f" ({', '.join(parts)})" if parts else ""
         return f"{self.kind}{where} scores of recipe {self.recipe}"
 
 
@@ -104,7 +109,7 @@ def training_ids(job: ScoreJob) -> list[str]:
     if not files:
         return []
     wanted = (pds.field("recipe") == job.recipe) & (pds.field("split") == "train")
-    return storage.dataset(files).to_table(columns=["id"], filter=wanted).column("id").to_pylist()
+    return storage.unique_ids(files, columns=["id"], filter=wanted).column("id").to_pylist()
 
 
 def missing_scores(job: ScoreJob) -> int:

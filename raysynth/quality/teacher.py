@@ -19,7 +19,7 @@ import math
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +44,40 @@ class TeacherPlan:
     batch_size: int = 64
     learning_rate: float = 2e-3
     seed: int = 0
+    real_fraction: float = 1.0  # the trial's nested real subset (with ``seed``); 1: the whole split
+    noise_manifest: str | None = None  # its test-noise recordings never reach the teacher
 
 
 def teacher_path(work_dir: Path, dataset: str, manifest: str, fold: int | None, sample_rate: int,
                  clip_seconds: float, n_mels: int, epochs: int, batch_size: int = 64,
-                 learning_rate: float = 2e-3, seed: int = 0) -> Path:  # fmt: skip
-    """``<work_dir>/quality/<dataset>/teacher-<hash>/fold-<fold>.pt``; the hash covers the manifest
-    (its path names the recipe that prepared it) and every training setting."""
-    key = json.dumps([str(manifest), sample_rate, clip_seconds, n_mels, epochs, batch_size, learning_rate, seed,
-                      "cnn-v1"])  # fmt: skip
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    return Path(work_dir) / "quality" / dataset / f"teacher-{digest}" / f"fold-{fold}.pt"
+                 learning_rate: float = 2e-3, seed: int = 0, real_fraction: float = 1.0,
+                 noise_manifest: str | None = None) -> Path:  # fmt: skip
+    """``<work_dir>/quality/<dataset>/teacher-<hash>/fold-<fold>[-rf<f>-seed<s>].pt``; the hash covers
+    the manifest (its path names the recipe that prepared it), every training setting and the test
+    noise kept out; the name, the real subset it trained on."""
+    key = [
+        str(manifest),
+        sample_rate,
+        clip_seconds,
+        n_mels,
+        epochs,
+        batch_size,
+        learning_rate,
+        seed,
+        "cnn-v1",
+    ]
+    key += [str(noise_manifest)] if noise_manifest else []
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:10]
+    subset = f"-rf{real_fraction:g}-seed{seed}" if real_fraction < 1 else ""
+    return Path(work_dir) / "quality" / dataset / f"teacher-{digest}" / f"fold-{fold}{subset}.pt"
+
+
+def teacher_subset(cell: dict) -> tuple[float, int]:
+    """(real_fraction, seed) of the real data a cell's teacher trains on: the cell's own nested subset
+    where it trains on part of the real split; the whole split (1.0, seed 0) at real_fraction 1, and at
+    0, where the cell has no real data of its own (its clips are then chosen with real data: flagged)."""
+    fraction = float(cell["real_fraction"])
+    return (fraction, int(cell["seed"])) if 0 < fraction < 1 else (1.0, 0)
 
 
 def train_teacher(plan: TeacherPlan) -> dict:
@@ -68,7 +91,11 @@ def train_teacher(plan: TeacherPlan) -> dict:
 
     start = time.perf_counter()
     torch.manual_seed(plan.seed)
-    real = load_real(Path(plan.manifest), 1.0, plan.seed, plan.fold)
+    real = load_real(Path(plan.manifest), plan.real_fraction, plan.seed, plan.fold)
+    if plan.noise_manifest:  # the test-noise recordings (Speech Commands' _silence_ crops) stay out
+        from raysynth.train.data import noise_sources, without_sources
+
+        real = replace(real, train=without_sources(real.train, noise_sources(plan.noise_manifest)["test"])[0])
     if real.train.num_rows == 0:
         raise ValueError(
             f"{plan.manifest} has no real training split (fold {plan.fold}) to train a teacher on"

@@ -102,7 +102,8 @@ def _synthetic_clips(sources: list[dict]) -> pd.DataFrame | None:
     for source in sources:
         files = storage.list_files(source["folder"])
         if files:
-            table = storage.dataset(files).to_table(
+            table = storage.unique_ids(
+                files,
                 columns=["label", "generator", "strategy", "prompt", "params", "index", "audio"],
                 filter=(pds.field("recipe") == source["recipe"]) & (pds.field("split") == "train"),
             )

@@ -32,6 +32,7 @@ class ScoreTable:
     kind: str  # clap or teacher
     fold: int | None  # teacher tables: the test fold its teacher was trained for
     folder: str
+    subset: tuple[float, int] = (1.0, 0)  # teacher tables: (real_fraction, seed) its teacher trained on
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,17 @@ class TrialContext:
         """The trial's synthetic shards: its generator, strategy and variant (where the grid has them)."""
         return _pick(self.synthetic, config, ("generator", "strategy", "variant"), "synthetic shards")
 
-    def score_table(self, recipe: str, kind: str, fold: int | None) -> ScoreTable:
-        """The score table of ``recipe`` by scorer ``kind`` (a teacher's: the one of ``fold``)."""
+    def score_table(
+        self, recipe: str, kind: str, fold: int | None, subset: tuple[float, int] = (1.0, 0)
+    ) -> ScoreTable:
+        """The score table of ``recipe`` by scorer ``kind`` (a teacher's: the one of ``fold`` trained on
+        the real ``subset``, (real_fraction, seed))."""
         found = [s for s in self.scores if s.recipe == recipe and s.kind == kind
-                 and (kind != "teacher" or s.fold == fold)]  # fmt: skip
+                 and (kind != "teacher" or (s.fold, tuple(s.subset)) == (fold, tuple(subset)))]  # fmt: skip
         if len(found) != 1:
             raise ValueError(
-                f"{len(found)} {kind} score tables for recipe {recipe}, fold {fold}; expected one"
+                f"{len(found)} {kind} score tables for recipe {recipe}, fold {fold}, real subset {subset}; "
+                f"expected one"
             )
         return found[0]
 

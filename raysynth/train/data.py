@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
 from raysynth import storage
@@ -142,7 +143,7 @@ def load_synthetic(
     wanted = (
         (pds.field("recipe") == recipe) & (pds.field("draw_seed") == draw) & (pds.field("split") == split)
     )
-    table = storage.dataset(files).to_table(filter=wanted)
+    table = storage.unique_ids(files, filter=wanted)
     labels = table.column("label").to_pylist()
     index = table.column("index").to_pylist()
     keep = [i < counts.get(label, 0) for label, i in zip(labels, index, strict=True)]
@@ -157,3 +158,23 @@ def load_synthetic(
             f"{shards} (recipe {recipe}, draw {draw}, {split}) lacks synthetic clips: {detail}"
         )
     return table
+
+
+def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
+    """The source ids of a noise manifest's training and test recordings."""
+    if noise_manifest is None:
+        return {"train": set(), "test": set()}
+    table = read_manifest(Path(noise_manifest), columns=["split", "source_id"]).to_pydict()
+    out: dict[str, set[str]] = {"train": set(), "test": set()}
+    for split, source in zip(table["split"], table["source_id"], strict=True):
+        out.setdefault(split, set()).add(source)
+    return out
+
+
+def without_sources(table: pa.Table, sources: set[str]) -> tuple[pa.Table, int]:
+    """``table`` without the rows cut from ``sources`` (held-out test-noise recordings), and how many."""
+    if not sources or table.num_rows == 0:
+        return table, 0
+    keep = pc.invert(pc.is_in(table.column("source_id"), value_set=pa.array(sorted(sources))))
+    kept = table.filter(keep)
+    return kept, table.num_rows - kept.num_rows

@@ -24,7 +24,7 @@ from raysynth.train.mixture import Mixture, build_mixture
 from raysynth.train.models import build_classifier
 from raysynth.train.noise import mix_at_snr, noisy_test_sets, training_noise, training_snr
 from raysynth.train.probe import run_linear_probe
-from raysynth.train.selection import NaNLossError, Report, Selection, predict
+from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_epochs
 
 
 def run_trial(
@@ -77,12 +77,13 @@ def run_trial(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
     steps_per_epoch = math.ceil(len(targets) / settings.batch_size)
+    epochs = trial_epochs(settings, steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.learning_rate, total_steps=settings.epochs * steps_per_epoch
+        optimizer, max_lr=settings.learning_rate, total_steps=epochs * steps_per_epoch
     )
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    selection, first_epoch = Selection(epochs=settings.epochs), 1
+    selection, first_epoch = Selection(epochs=epochs), 1
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
@@ -90,16 +91,14 @@ def run_trial(
         generator.set_state(resume["generator"])
         rng.bit_generator.state = resume["rng"]
         torch.set_rng_state(resume["torch_rng"])
-        selection = Selection(
-            resume["best_valid"], resume["selected"], settings.epochs, resume["best_valid_loss"]
-        )
+        selection = Selection(resume["best_valid"], resume["selected"], epochs, resume["best_valid_loss"])
         first_epoch = resume["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
     low, high = training_snr(config, context)
 
     # 4. Epochs: train, evaluate on valid and test, keep the test metrics of the best valid epoch.
     metrics: dict[str, Any] = {}
-    for epoch in range(first_epoch, settings.epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         model.train()
         order = torch.randperm(len(targets), generator=generator)
         total = 0.0
@@ -134,6 +133,7 @@ def run_trial(
         metrics = selection.step(
             epoch, total / len(targets), predictions, mixture, time.perf_counter() - start
         )
+        metrics["steps"] = epoch * steps_per_epoch  # optimiser steps so far: budgets compare on these
         state = {
             "epoch": epoch,
             "model": model.state_dict(),

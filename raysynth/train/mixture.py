@@ -18,11 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from raysynth.datasets import read_manifest
 from raysynth.train.context import TrialContext
-from raysynth.train.data import ClipSet, decode_rows, load_real, load_synthetic
+from raysynth.train.data import (
+    ClipSet,
+    decode_rows,
+    load_real,
+    load_synthetic,
+    noise_sources,
+    without_sources,
+)
 
 
 class LeakageError(RuntimeError):
@@ -43,25 +48,6 @@ class Mixture:
     quality_kept: dict[str, int] | None = None  # a quality filter's kept clips per class
     quality_rejected: dict[str, int] | None = None  # and the candidates it rejected
     quality_scores: str | None = None  # the score table it read
-
-
-def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
-    """The source ids of a noise manifest's training and test recordings."""
-    if noise_manifest is None:
-        return {"train": set(), "test": set()}
-    table = read_manifest(Path(noise_manifest), columns=["split", "source_id"]).to_pydict()
-    out: dict[str, set[str]] = {"train": set(), "test": set()}
-    for split, source in zip(table["split"], table["source_id"], strict=True):
-        out.setdefault(split, set()).add(source)
-    return out
-
-
-def _without(table: pa.Table, sources: set[str]) -> tuple[pa.Table, int]:
-    if not sources or table.num_rows == 0:
-        return table, 0
-    keep = pc.invert(pc.is_in(table.column("source_id"), value_set=pa.array(sorted(sources))))
-    kept = table.filter(keep)
-    return kept, table.num_rows - kept.num_rows
 
 
 def check_disjoint(roles: dict[str, set[str]]) -> None:
@@ -93,8 +79,8 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     num_samples = int(round(context.sample_rate * context.clip_seconds))
     real = load_real(Path(context.manifest), real_fraction, int(config["seed"]), config.get("fold"))
     noise = noise_sources(context.noise_manifest)
-    train, excluded_train = _without(real.train, noise["test"])
-    valid, excluded_valid = _without(real.valid, noise["test"])
+    train, excluded_train = without_sources(real.train, noise["test"])
+    valid, excluded_valid = without_sources(real.valid, noise["test"])
     uses_noise = config.get("noise_source", "none") == "real"
     check_disjoint({
         "train": set(train.column("source_id").to_pylist()),
@@ -131,13 +117,16 @@ def synthetic_training(
     """
     from raysynth.quality.filters import parse_filter, pool_count, select
     from raysynth.quality.scoring import load_scores
+    from raysynth.quality.teacher import teacher_subset
 
     quality_filter = parse_filter(config.get("quality_filter"))
     if quality_filter is None:
         return load_synthetic(source.folder, source.recipe, draw, counts), (None, None, None)
     pools = {label: pool_count(n, quality_filter, context.quality.oversample) for label, n in counts.items()}
     table = load_synthetic(source.folder, source.recipe, draw, pools)
-    scores = context.score_table(source.recipe, quality_filter.score, config.get("fold"))
+    scores = context.score_table(
+        source.recipe, quality_filter.score, config.get("fold"), teacher_subset(config)
+    )
     score, _ = load_scores(scores.folder, table.column("id").to_pylist())
     labels, index = table.column("label").to_pylist(), table.column("index").to_pylist()
     rows, kept, rejected = select(labels, index, score, counts, quality_filter)

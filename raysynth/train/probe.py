@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from torch import nn
 from raysynth.train.context import TrialContext
 from raysynth.train.mixture import Mixture
 from raysynth.train.noise import noisy_test_sets
-from raysynth.train.selection import NaNLossError, Report, Selection, predict
+from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_epochs
 
 
 def _embeddings(context: TrialContext, mixture: Mixture, model: nn.Module) -> dict[Any, torch.Tensor]:
@@ -47,8 +48,10 @@ def run_linear_probe(
     targets = torch.from_numpy(mixture.train.labels)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    selection, metrics = Selection(epochs=settings.epochs), {}
-    for epoch in range(1, settings.epochs + 1):
+    steps_per_epoch = math.ceil(len(targets) / settings.batch_size)
+    epochs = trial_epochs(settings, steps_per_epoch)
+    selection, metrics = Selection(epochs=epochs), {}
+    for epoch in range(1, epochs + 1):
         head.train()
         order = torch.randperm(len(targets), generator=generator)
         total = 0.0
@@ -65,5 +68,6 @@ def run_linear_probe(
         metrics = selection.step(
             epoch, total / len(targets), predictions, mixture, time.perf_counter() - start
         )
+        metrics["steps"] = epoch * steps_per_epoch
         report(metrics, None)
     return metrics

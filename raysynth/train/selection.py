@@ -9,6 +9,7 @@ trials often reach 100% early; the loss still tells the epochs apart.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,3 +113,10 @@ def quality_counts(mixture: Mixture) -> dict[str, Any]:
         return {}
     return {"quality_kept": mixture.quality_kept, "quality_rejected": mixture.quality_rejected,
             "quality_scores": mixture.quality_scores}  # fmt: skip
+
+
+def trial_epochs(settings, steps_per_epoch: int) -> int:
+    """``train.epochs``, or more where ``train.min_steps`` asks for more optimiser steps than that."""
+    if settings.min_steps is None:
+        return settings.epochs
+    return max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))

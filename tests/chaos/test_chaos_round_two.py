@@ -241,6 +241,8 @@ def test_a_threshold_that_keeps_too_few_clips_is_one_line_before_any_trial(
             "generation.voice_variants",
         ),
         ("{generator: tts, prompt_template: ' '}", "generation.prompt_template"),
+        ("{generator: tts, prompt_template: '{label}', rate_wpm: [0, 0]}", "generation.rate_wpm [0.0, 0.0]"),
+        ("{generator: tts, prompt_template: '{label}', pitch: [20, 150]}", "generation.pitch [20.0, 150.0]"),
         ("{generator: audiogen, tiny: true, prompt_template: ''}", "generation.prompt_template"),
     ],
 )
