@@ -116,6 +116,32 @@ def with_hf_features(table: pa.Table, sample_rate: int, class_names: list[str]) 
     return table.replace_schema_metadata(metadata)
 
 
+CONTENT_KEY = b"raysynth.manifest"  # the class list and a hash of the rows' labels, written at prepare
+
+
+def label_content(table: pa.Table) -> str:
+    """A hash of what a manifest says of each clip: id, split, label, label id (not the audio)."""
+    digest = hashlib.sha256()
+    for name in ("id", "split", "label", "label_id"):
+        digest.update(json.dumps(table.column(name).to_pylist()).encode())
+    return digest.hexdigest()[:16]
+
+
+def with_manifest_record(table: pa.Table, class_names: list[str]) -> pa.Table:
+    """``table`` with its class list and :func:`label_content` in the schema metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata[CONTENT_KEY] = json.dumps(
+        {"classes": list(class_names), "labels": label_content(table)}
+    ).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def manifest_record(schema: pa.Schema) -> dict[str, Any] | None:
+    """The class list and label hash a manifest was written with (``None``: an older manifest)."""
+    raw = (schema.metadata or {}).get(CONTENT_KEY)
+    return json.loads(raw) if raw else None
+
+
 def class_names_of(ids_and_labels) -> list[str]:
     """``names[label_id]`` from ``(label_id, label)`` pairs (an id with no label gets ``"<id>"``)."""
     found = dict(ids_and_labels)

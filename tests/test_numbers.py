@@ -191,3 +191,49 @@ def test_a_teacher_trains_on_the_trials_own_nested_real_subset(tmp_path):
     )
     half = TeacherPlan(str(tmp_path / "t.pt"), str(manifest), None, 16000, 1.0, 32, 1, real_fraction=0.5)
     assert train_teacher(half)["clips"] == 4 * 5
+
+
+def _edit_manifest(path, edit):
+    """Rewrite a manifest's rows through ``edit`` (a dict of columns), keeping its schema metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns = table.to_pydict()
+    edit(columns)
+    pq.write_table(pa.Table.from_pydict(columns, schema=table.schema), path)
+
+
+@pytest.mark.parametrize("consistent", [False, True])
+def test_a_hand_edited_manifest_is_refused_saying_to_prepare_again(tmp_path, consistent):
+    """One row's label changed (alone, or with its label_id so the pairs still agree): the class list
+    or the recorded content hash no longer matches, and every reader says so."""
+    from raysynth.datasets import DatasetError
+    from raysynth.testing import dummy_manifest
+    from raysynth.train.data import load_real
+
+    manifest = dummy_manifest(tmp_path / "toy" / "manifest.parquet")
+    load_real(manifest, 1.0, 0)  # as prepared: fine
+
+    def relabel(columns):
+        row = columns["label"].index("beep")
+        columns["label"][row] = "chirp"
+        if consistent:
+            columns["label_id"][row] = columns["label_id"][columns["label"].index("chirp")]
+
+    _edit_manifest(manifest, relabel)
+    with pytest.raises(DatasetError, match="prepare it again"):
+        load_real(manifest, 1.0, 0)
+
+
+def test_a_class_with_no_clip_keeps_every_output_in_place_and_is_named(tmp_path, capsys):
+    """A corpus folder with one empty class (label ids 0, 1, 3 of 4). Before, the class list came from
+    the rows: 3 classes for label ids up to 3, so a model of 3 outputs and an IndexError in training."""
+    from raysynth.testing import TOY_LABELS, dummy_manifest
+    from raysynth.train.data import load_real
+
+    manifest = dummy_manifest(tmp_path / "toy" / "manifest.parquet", labels=TOY_LABELS, skip_label_ids=(2,))
+    real = load_real(manifest, 1.0, 0)
+    assert real.class_names == list(TOY_LABELS)
+    assert max(real.train.column("label_id").to_pylist()) < len(real.class_names)
+    assert f"'{TOY_LABELS[2]}' have no clip" in capsys.readouterr().err

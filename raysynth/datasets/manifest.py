@@ -26,7 +26,10 @@ from raysynth.schemas import (
     check_schema,
     class_names_of,
     file_id,
+    label_content,
+    manifest_record,
     with_hf_features,
+    with_manifest_record,
     write_table_atomic,
 )
 
@@ -197,7 +200,7 @@ def write_manifest(
         )
     table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
     names = class_names_of((row["label_id"], row["label"]) for row in rows)
-    write_table_atomic(with_hf_features(table, sample_rate, names), manifest)
+    write_table_atomic(with_manifest_record(with_hf_features(table, sample_rate, names), names), manifest)
     report.clips = len(rows)
     report.per_split = dict(Counter(row["split"] for row in rows))
     report.per_class = dict(Counter(row["label"] for row in rows))
@@ -243,8 +246,40 @@ def read_manifest(path: Path, columns: list[str] | None = None) -> pa.Table:
     """Read a real manifest, checking it against the schema."""
     if not Path(path).is_file():
         raise DatasetError(f"manifest {path} does not exist; run `python jobs/prepare.py <dataset>` first")
-    check_schema(pq.read_schema(path), REAL_MANIFEST_SCHEMA, str(path))
+    schema = pq.read_schema(path)
+    check_schema(schema, REAL_MANIFEST_SCHEMA, str(path))
+    check_labels(path, schema)
     return pq.read_table(path, columns=columns)
+
+
+def check_labels(path: Path, schema: pa.Schema) -> None:
+    """The rows' labels against the class list and hash the manifest was written with: a manifest
+    edited by hand or damaged since it was prepared is refused (older manifests carry no record)."""
+    record = manifest_record(schema)
+    if record is None:
+        return
+    table = pq.read_table(path, columns=["id", "split", "label", "label_id"])
+    names = record["classes"]
+    for clip, label, label_id in zip(
+        *(table.column(c).to_pylist() for c in ("id", "label", "label_id")), strict=True
+    ):
+        if not 0 <= label_id < len(names) or names[label_id] != label:
+            expected = names[label_id] if 0 <= label_id < len(names) else f"none of its {len(names)} classes"
+            raise DatasetError(
+                f"manifest {path}: clip {clip} has label '{label}' with label_id {label_id}, but the class list it "
+                f"was prepared with says {expected!r}: it was edited or damaged since; prepare it again"
+            )
+    if label_content(table) != record["labels"]:
+        raise DatasetError(
+            f"manifest {path}: its labels differ from those it was prepared with (edited or damaged since); "
+            f"prepare it again"
+        )
+
+
+def manifest_classes(path: Path) -> list[str] | None:
+    """The class list a manifest was prepared with (``None``: an older manifest without one)."""
+    record = manifest_record(pq.read_schema(path))
+    return list(record["classes"]) if record else None
 
 
 def words(identifier: str) -> str:

@@ -24,6 +24,7 @@ from raysynth.schemas import (
     class_names_of,
     file_id,
     with_hf_features,
+    with_manifest_record,
     write_table_atomic,
 )
 
@@ -110,7 +111,9 @@ def prepare_noise(
         raise DatasetError(f"{directory}: no usable noise ({len(report.skipped)} file(s) skipped)")
     table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
     names = class_names_of((row["label_id"], row["label"]) for row in rows)
-    write_table_atomic(with_hf_features(table, sample_rate, names), report.manifest)
+    write_table_atomic(
+        with_manifest_record(with_hf_features(table, sample_rate, names), names), report.manifest
+    )
     report.clips = len(rows)
     for row in rows:
         report.per_split[row["split"]] = report.per_split.get(row["split"], 0) + 1

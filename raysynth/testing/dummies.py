@@ -10,7 +10,13 @@ import pyarrow as pa
 from raysynth.audio import encode_flac
 from raysynth.datasets.toy import TOY_LABELS, make_toy_corpus, make_toy_noise
 from raysynth.datasets.toy import toy_clip as dummy_clip
-from raysynth.schemas import REAL_MANIFEST_SCHEMA, SYNTH_SHARD_SCHEMA, bytes_id, write_table_atomic
+from raysynth.schemas import (
+    REAL_MANIFEST_SCHEMA,
+    SYNTH_SHARD_SCHEMA,
+    bytes_id,
+    with_manifest_record,
+    write_table_atomic,
+)
 
 __all__ = ["TOY_LABELS", "dummy_clip", "dummy_manifest", "dummy_shard", "make_toy_corpus", "make_toy_noise"]
 
@@ -20,12 +26,16 @@ def dummy_manifest(
     labels: list[str] | None = None,
     per_split: dict[str, int] | None = None,
     sample_rate: int = 16000,
+    skip_label_ids: tuple[int, ...] = (),
 ) -> Path:
-    """A real-manifest Parquet of toy clips, with ``per_split`` clips per class and split."""
+    """A real-manifest Parquet of toy clips, with ``per_split`` clips per class and split (none for
+    ``skip_label_ids``: classes of the list with no clip), with its class list and label hash."""
     labels = labels or TOY_LABELS
     per_split = per_split or {"train": 6, "valid": 2, "test": 2}
     rows = []
     for label_id, label in enumerate(labels):
+        if label_id in skip_label_ids:
+            continue
         for split, count in per_split.items():
             for index in range(count):
                 wave = dummy_clip(
@@ -49,7 +59,8 @@ def dummy_manifest(
                         "source_id": bytes_id(f"{label}/{split}/{index}".encode()),
                     }
                 )
-    return write_table_atomic(pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA), Path(path))
+    table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
+    return write_table_atomic(with_manifest_record(table, list(labels)), Path(path))
 
 
 def dummy_shard(

@@ -5,6 +5,7 @@ Trials read manifests and shards with Arrow on the worker; no audio passes throu
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pyarrow.dataset as pds
 from raysynth import storage
 from raysynth.audio import AudioDecodeError, decode_flac, fix_length
 from raysynth.datasets import DatasetError, read_manifest
+from raysynth.datasets.manifest import manifest_classes
 from raysynth.datasets.sampling import require_classes, split_roles, stratified_subset
 from raysynth.storage import SHARD_GLOB, Location
 
@@ -100,19 +102,26 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     labels = table.column("label").to_pylist()
     label_ids = table.column("label_id").to_pylist()
     names = dict(sorted(set(zip(label_ids, labels, strict=True))))
-    class_names = [names[i] for i in sorted(names)]
+    # The class list it was prepared with (its rows are checked against it), one output per label id,
+    # so that a class with no clip never shifts the others (an older manifest: the classes its rows name).
+    class_names = manifest_classes(manifest) or [names[i] for i in sorted(names)]
+    empty = [name for i, name in enumerate(class_names) if i not in names]
+    if empty:
+        print(f"warning: {manifest}: class(es) {', '.join(map(repr, empty))} have no clip; their outputs are "
+              f"never trained or tested", file=sys.stderr)  # fmt: skip
+    present = [name for i, name in enumerate(class_names) if i in names]
     train = table.filter(pa.array(np.isin(split, sorted(train_splits))))
     ids = train.column("id").to_pylist()
     train_labels = train.column("label").to_pylist()
     chosen = set(stratified_subset(ids, train_labels, real_fraction, seed))
     subset = train.filter(pa.array([i in chosen for i in ids], type=pa.bool_()))
     if real_fraction > 0:
-        require_classes(subset.column("label").to_pylist(), class_names, real_fraction, str(manifest))
+        require_classes(subset.column("label").to_pylist(), present, real_fraction, str(manifest))
     valid = table.filter(pa.array(np.isin(split, sorted(valid_splits))))
     test = table.filter(pa.array(np.isin(split, sorted(test_splits))))
     where = f"{manifest}" + (f", fold {fold}" if fold is not None else "")
     for role, part, needed in (("test", test, True), ("validation", valid, real_fraction > 0)):
-        absent = sorted(set(class_names) - set(part.column("label").to_pylist()))
+        absent = sorted(set(present) - set(part.column("label").to_pylist()))
         if needed and absent:
             raise DatasetError(
                 f"{where}: class(es) {', '.join(map(repr, absent))} have no {role} clip in splits "
