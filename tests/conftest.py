@@ -133,15 +133,19 @@ def run_spec(spec, data_root, work_dir, storage_path, name, resume=False, genera
     return run_sweep(resolved, inputs, trial_context(resolved, inputs), str(storage_path), name, resume)
 
 
-def run_sweep_job(args, monkeypatch):
-    """jobs/sweep.py in this process, with Ray's start replaced by a failure: a check that passes
-    only if the job never reached it."""
+def run_sweep_job(args, monkeypatch, stop_at=None):
+    """jobs/sweep.py in this process, with Ray's start (or ``stop_at``: a module and the name of a
+    stage in it, Ray allowed) replaced by a failure: a check that passes only if the job never
+    reached it."""
     import raysynth.cli
 
-    def no_ray(*_, **__):
-        raise AssertionError("Ray was started before the spec's names were checked")
+    def reached(*_, **__):
+        raise AssertionError(f"the job reached {stop_at[1] if stop_at else 'the start of Ray'}")
 
-    monkeypatch.setattr(raysynth.cli, "init_ray", no_ray)
+    module, name = stop_at or (raysynth.cli, "init_ray")
+    if stop_at is not None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the test session's local Ray
+    monkeypatch.setattr(module, name, reached)
     monkeypatch.setattr(sys, "argv", ["sweep.py", *args])
     with pytest.raises(SystemExit) as info:
         runpy.run_path(str(REPO_ROOT / "jobs" / "sweep.py"), run_name="__main__")

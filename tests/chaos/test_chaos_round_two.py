@@ -4,7 +4,6 @@ before its fix."""
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,12 +14,14 @@ from conftest import pids_titled, run_sweep_job
 BASE = "name: probe\ndataset: {name: toy, sample_rate: 16000, clip_seconds: 1.0}\n"
 
 
-def refused(tmp_path, monkeypatch, capsys, text, *args):
-    """Run jobs/sweep.py on spec ``text``; return (exit code, stderr, seconds), Ray never started."""
+def refused(tmp_path, monkeypatch, capsys, text, *args, stop_at=None):
+    """Run jobs/sweep.py on spec ``text``; return (exit code, stderr, seconds). Ray never starts (or,
+    with ``stop_at``, the job never reaches that stage)."""
     spec = tmp_path / "probe.yaml"
     spec.write_text(text)
     start = time.perf_counter()
-    code = run_sweep_job(["--config", str(spec), "--work-dir", str(tmp_path / "work"), *args], monkeypatch)
+    args = ["--config", str(spec), "--work-dir", str(tmp_path / "work"), *args]
+    code = run_sweep_job(args, monkeypatch, stop_at)
     err = capsys.readouterr().err
     return code, err, time.perf_counter() - start
 
@@ -85,22 +86,9 @@ def test_trial_resources_beyond_the_local_ray_are_refused_before_any_work(
     """The session's local Ray has 2 CPUs: a trial of 64 never starts. Nothing was prepared."""
     import raysynth.inputs
 
-    def no_work(*_, **__):
-        raise AssertionError("work started with trials that can never be scheduled")
-
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setattr(raysynth.inputs, "ensure", no_work)
-    spec = tmp_path / "probe.yaml"
-    spec.write_text(BASE + "resources: {cpus_per_trial: 64}\n")
-    monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(spec), "--work-dir", str(tmp_path / "w")])
-    import runpy
-
-    from conftest import REPO_ROOT
-
-    with pytest.raises(SystemExit) as info:
-        runpy.run_path(str(REPO_ROOT / "jobs" / "sweep.py"), run_name="__main__")
-    err = capsys.readouterr().err
-    assert info.value.code == 2 and one_line(err), err
+    text = BASE + "resources: {cpus_per_trial: 64}\n"
+    code, err, _ = refused(tmp_path, monkeypatch, capsys, text, stop_at=(raysynth.inputs, "ensure"))
+    assert code == 2 and one_line(err), err
     assert "resources.cpus_per_trial" in err and "64" in err and "2 CPU" in err, err
 
 
@@ -206,29 +194,16 @@ def test_a_threshold_that_keeps_too_few_clips_is_one_line_before_any_trial(
     tmp_path, monkeypatch, capsys, ray_session
 ):
     """Only the scores can tell: the driver runs each threshold trial's filter step once they exist."""
-    import runpy
-
     import raysynth.sweep
 
-    from conftest import REPO_ROOT
-
-    def no_trials(*_, **__):
-        raise AssertionError("the trials started")
-
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setattr(raysynth.sweep, "run_sweep", no_trials)
-    spec = tmp_path / "probe.yaml"
-    spec.write_text(BASE + (
+    text = BASE + (
         "generation: {generator: tts, prompt_template: '{label}', concurrency: 1}\n"
         "train: {epochs: 1, batch_size: 8}\nquality: {teacher_epochs: 1, oversample: 1}\n"
         "grid: {synth_multiplier: [1], quality_filter: ['teacher_threshold:1.0']}\n"
-    ))  # fmt: skip
-    monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(spec), "--work-dir", str(tmp_path / "w")])
-    with pytest.raises(SystemExit) as info:
-        runpy.run_path(str(REPO_ROOT / "jobs" / "sweep.py"), run_name="__main__")
-    err = capsys.readouterr().err
+    )
+    code, err, _ = refused(tmp_path, monkeypatch, capsys, text, stop_at=(raysynth.sweep, "run_sweep"))
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert info.value.code == 2 and "Traceback" not in err and len(errors) == 1, err
+    assert code == 2 and "Traceback" not in err and len(errors) == 1, err
     assert "teacher_threshold:1 keeps too few clips" in errors[0]
 
 
