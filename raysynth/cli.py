@@ -52,7 +52,8 @@ def stop_orphaned_ray_processes() -> list[int]:
             parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes() if parent > 0 else b""
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile, or not ours to read
-        if b"raylet" not in parent_cmdline:
+        # Orphaned: its parent is neither a raylet nor another Ray process (a fork of an actor is not).
+        if b"raylet" not in parent_cmdline and not parent_cmdline.startswith(b"ray::"):
             try:
                 os.kill(int(proc.name), signal.SIGKILL)
                 stopped.append(int(proc.name))
