@@ -10,11 +10,9 @@ from conftest import run_sweep_job
 SPEC = "name: probe\ndataset: {name: toy}\ntrain: {epochs: 2}\ngrid: {seed: [0]}\n"
 
 
-def test_a_second_run_under_a_taken_name_is_refused(tmp_path, monkeypatch, capsys):
-    spec = tmp_path / "probe.yaml"
-    spec.write_text(SPEC)
-    (tmp_path / "results" / "mine").mkdir(parents=True)
-    args = [
+def job_args(tmp_path, spec):
+    """jobs/sweep.py's arguments for ``spec``, with its work dir and results under ``tmp_path``."""
+    return [
         "--config",
         str(spec),
         "--work-dir",
@@ -22,6 +20,13 @@ def test_a_second_run_under_a_taken_name_is_refused(tmp_path, monkeypatch, capsy
         "--storage-path",
         str(tmp_path / "results"),
     ]
+
+
+def test_a_second_run_under_a_taken_name_is_refused(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "probe.yaml"
+    spec.write_text(SPEC)
+    (tmp_path / "results" / "mine").mkdir(parents=True)
+    args = job_args(tmp_path, spec)
     assert run_sweep_job([*args, "--name", "mine"], monkeypatch) == 2
     err = capsys.readouterr().err
     assert "experiment mine already exists" in err and "--resume" in err and err.count("\n") == 1, err
@@ -38,14 +43,7 @@ def test_resume_with_an_edited_spec_is_refused_naming_what_changed(tmp_path, mon
         json.dumps({"spec": load_spec(spec).model_dump(mode="json")})
     )
     spec.write_text(SPEC.replace("epochs: 2", "epochs: 27").replace("seed: [0]", "seed: [0, 1]"))
-    args = [
-        "--config",
-        str(spec),
-        "--work-dir",
-        str(tmp_path / "w"),
-        "--storage-path",
-        str(tmp_path / "results"),
-    ]
+    args = job_args(tmp_path, spec)
     assert run_sweep_job([*args, "--name", "mine", "--resume"], monkeypatch) == 2
     err = capsys.readouterr().err
     assert (
