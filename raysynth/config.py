@@ -87,7 +87,10 @@ class _Backend(_Strict):
     )
     compile: bool | None = Field(None, description="torch.compile the decode step / denoiser on CUDA")
     # tts (eSpeak NG): the ranges each clip's values are drawn from, seeded per clip.
-    voices: list[str] | None = Field(None, description="tts: eSpeak NG languages/accents (default: English)")
+    voices: list[str] | None = Field(
+        None,
+        description="tts: eSpeak NG languages/accents (default: English); flite: its voices (default: all four)",
+    )
     voice_variants: list[str] | None = Field(
         None, description="tts: eSpeak NG voice variants ('' is the plain voice; default: all)"
     )
@@ -97,10 +100,23 @@ class _Backend(_Strict):
     word_gap: Range | None = Field(None, description="tts: pause between words, units of 10 ms")
     amplitude: Range | None = Field(None, description="tts: loudness, 0-200")
     placement: Literal["random", "start", "center"] | None = Field(
-        None, description="tts: where the speech sits in the clip"
+        None, description="speech backends: where the speech sits in the clip"
     )
+    # piper (a VITS voice): the ranges each clip's values are drawn from, seeded per clip.
+    length_scale: Range | None = Field(None, description="piper: phoneme durations (above 1: slower)")
+    noise_scale: Range | None = Field(None, description="piper: the prior's noise (variation of the voice)")
+    noise_w: Range | None = Field(None, description="piper: the duration predictor's noise (rhythm)")
+    # flite: each clip's voice (``voices``) and values, drawn from these ranges, seeded per clip.
+    duration_stretch: Range | None = Field(None, description="flite: phone durations (above 1: slower)")
+    f0_scale: Range | None = Field(None, description="flite: intonation mean, a factor of the voice's own")
+    f0_stddev: Range | None = Field(None, description="flite: intonation spread, Hz")
+    truncation: Literal["faster", "redraw", "keep"] | None = Field(
+        None, description="speech backends: speech longer than the clip is said faster (default), drawn "
+        "again with a new seed, or kept cut; counted per clip (params cut_s) either way",
+    )  # fmt: skip
 
-    @field_validator("rate_wpm", "pitch", "pitch_range", "word_gap", "amplitude")
+    @field_validator("rate_wpm", "pitch", "pitch_range", "word_gap", "amplitude", "length_scale", "noise_scale",
+                     "noise_w", "duration_stretch", "f0_scale", "f0_stddev")  # fmt: skip
     @classmethod
     def _low_high(cls, value: Range | None) -> Range | None:
         if value is not None and value[0] > value[1]:
@@ -482,9 +498,15 @@ class ExperimentSpec(_Strict):
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    def generators(self) -> list[str]:
-        """The backends this experiment uses: the grid's generator axis, or ``generation.generator``."""
+    def generator_values(self) -> list[str]:
+        """The generator values of the cells: the grid's generator axis, or ``generation.generator``
+        (a merged value, ``tts+piper``, is one value)."""
         return list(self.grid.generator) if self.grid.generator else [self.generation.generator]
+
+    def generators(self) -> list[str]:
+        """The backends this experiment uses, each once (a merged value's engines included)."""
+        engines = [e for value in self.generator_values() for e in value.split("+")]
+        return list(dict.fromkeys(engines))
 
     def variants(self) -> list[str | None]:
         """The generation variants of the grid (``[None]`` where there are none)."""

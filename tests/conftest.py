@@ -21,6 +21,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
+def require_program(program: str, package: str) -> None:
+    """Skip where a Debian-only program is missing, but fail in CI, which installs it (.ci/run)."""
+    import shutil
+
+    if shutil.which(program) is None:
+        if IN_CI:
+            pytest.fail(f"{program} is not installed; .ci/run installs Debian's {package} package")
+        pytest.skip(f"{program} is not installed (apt-get install {package})")
+
+
 def _shared_data_root() -> Path:
     return Path(os.environ.get("RAYSYNTH_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
 

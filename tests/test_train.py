@@ -104,6 +104,7 @@ def test_nan_loss_stops_with_reason(context):
         run_trial(config(1.0, 0), bad, lambda m, s: None)
 
 
+@pytest.mark.slow  # 80 s: in the slow step of .ci/run, which CI always runs
 def test_fsdd_real_recordings_reach_the_bar(shared_data, tmp_path):
     """The issue's bar on real audio: CNN, real data only, FSDD's own test split, >= 0.95."""
     from raysynth.config import load_spec

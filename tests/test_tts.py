@@ -138,3 +138,67 @@ def test_a_clip_is_the_same_in_any_worker_started_at_any_time(tts):
     later = build_generator(GenerationConfig(generator="tts"))
     for p, clip in zip(params, first, strict=True):
         np.testing.assert_array_equal(later.say(p, 1.0), clip, err_msg=p["voice"])
+
+
+def _write_shard(config, tmp_path, words, per_class):
+    """One shard of ``per_class`` clips of each of ``words``, through the shard writer; returns its
+    rows' params and the writer's counts."""
+    import pyarrow.parquet as pq
+
+    from raysynth.generate import ClassInfo, plan_clips
+    from raysynth.generate.engine import ShardWriter
+    from raysynth.generators import generation_recipe
+
+    classes = [ClassInfo(str(i), i, w) for i, w in enumerate(words)]
+    plan = plan_clips("toy", classes, generation_recipe(config), "label", per_class, 0, template="{label}")
+    writer = ShardWriter(config.model_dump_json(), str(tmp_path), 16000, {})
+    out = writer({"chunk": [json.dumps(plan)]})
+    rows = pq.read_table(out["shard"][0]).to_pylist() if out["shard"][0] else []
+    return [json.loads(r["params"]) for r in rows], out
+
+
+def test_speech_too_long_for_its_clip_is_said_faster_and_each_clip_says_if_it_was_cut(tmp_path):
+    """A cut word is another word. At 80 words a minute, 'noise burst' does not fit in 0.6 s: by
+    default it is said again faster until it fits, and every stored row says how long its speech is
+    and how much was cut; ``keep`` stores it cut, and counts it."""
+    slow = dict(generator="tts", rate_wpm=(80.0, 100.0), duration_s=0.6)
+    params, out = _write_shard(GenerationConfig(**slow), tmp_path / "faster", ["noise burst"], 6)
+    assert len(params) == 6 and all(p["speech_s"] <= 0.6 for p in params)
+    assert all(p["cut_s"] == 0 and p["speedups"] >= 1 and p["rate"] > 100 for p in params)
+    assert out["sped_up"] == [6] and out["cut"] == [0]
+    tts = build_generator(GenerationConfig(**slow))
+    kept, out = _write_shard(
+        GenerationConfig(**slow, truncation="keep"), tmp_path / "keep", ["noise burst"], 6
+    )
+    assert all(p["cut_s"] > 0 and p["speech_s"] > 0.6 and p["speedups"] == 0 for p in kept)
+    assert out["cut"] == [6] and out["sped_up"] == [0]
+    # the stored values say the same clip again: sped-up values are not sped up twice
+    np.testing.assert_array_equal(
+        tts.say(params[0], 0.6), tts.say({k: v for k, v in params[0].items() if k != "speedups"}, 0.6)
+    )
+
+
+def test_speech_that_overruns_is_drawn_again_or_dropped_and_counted_when_the_user_asks(tmp_path):
+    base = dict(generator="tts", rate_wpm=(80.0, 90.0), duration_s=0.8)
+    words = ["noise burst", "one"]
+    kept, out = _write_shard(GenerationConfig(**base, truncation="keep"), tmp_path / "keep", words, 6)
+    overran = sum(p["cut_s"] > 0 for p in kept)
+    assert 0 < overran < 12 and out["cut"] == [overran]
+    params, out = _write_shard(
+        GenerationConfig(**base, truncation="redraw", max_regenerations=0), tmp_path / "drop", words, 6
+    )
+    assert out["rejected"] == [overran] and len(params) == 12 - overran  # dropped and counted
+    params, out = _write_shard(
+        GenerationConfig(**base, truncation="redraw", max_regenerations=3), tmp_path / "redraw", words, 6
+    )
+    assert out["rejected"][0] < overran and all(p["cut_s"] == 0 for p in params)  # new seeds, whole words
+
+
+def test_a_truncation_policy_is_part_of_the_recipe():
+    from raysynth.generators import generation_recipe
+
+    recipes = {
+        json.dumps(generation_recipe(GenerationConfig(generator="tts", truncation=t)), sort_keys=True)
+        for t in ("faster", "redraw", "keep")
+    }
+    assert len(recipes) == 3

@@ -37,6 +37,8 @@ class GenerationSummary:
     skipped: int
     written: int = 0
     rejected: int = 0
+    cut: int = 0  # speech clips stored with their words cut at the end (params cut_s > 0)
+    sped_up: int = 0  # speech clips said faster so that their words fit
     seconds: float = 0.0
     shards: list[str] = field(default_factory=list)
 
@@ -48,7 +50,13 @@ class GenerationSummary:
         return (
             f"generation: planned {self.planned}, skipped {self.skipped} (already written), "
             f"wrote {self.written} in {len(self.shards)} shard(s), rejected {self.rejected} (NaN, silent or "
-            f"clipped after regeneration), {self.seconds:.1f}s "
+            f"clipped after regeneration{', or speech too long' if self.cut or self.sped_up else ''}), "
+            + (
+                f"speech cut in {self.cut} and said faster in {self.sped_up}, "
+                if self.cut or self.sped_up
+                else ""
+            )
+            + f"{self.seconds:.1f}s "
             f"({self.clips_per_second:.2f} clips/s)"
         )
 
@@ -119,7 +127,14 @@ class ShardWriter:
         self.oom_splits = 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {"shard": [], "clips": [], "rejected": [], "gen_seconds": []}
+        out: dict[str, list] = {
+            "shard": [],
+            "clips": [],
+            "rejected": [],
+            "cut": [],
+            "sped_up": [],
+            "gen_seconds": [],
+        }
         for chunk_json in batch["chunk"]:
             rows = json.loads(chunk_json)
             chaos(rows, "batch")
@@ -128,9 +143,12 @@ class ShardWriter:
             kept, kept_waves, rejected = self.guard(rows, waves)
             elapsed = time.perf_counter() - start
             path = self.write(kept, kept_waves, elapsed / len(rows)) if kept else None
+            records = [self.params_of(row) for row in kept]
             out["shard"].append(str(path) if path else "")
             out["clips"].append(len(kept))
             out["rejected"].append(rejected)
+            out["cut"].append(sum(r.get("cut_s", 0) > 0 for r in records))
+            out["sped_up"].append(sum(r.get("speedups", 0) > 0 for r in records))
             out["gen_seconds"].append(elapsed)
         return out
 
@@ -155,12 +173,23 @@ class ShardWriter:
         """Regenerate NaN, silent or clipped clips with the next seeds; drop (and count) what stays bad.
 
         A regenerated clip keeps its planned id and seed; ``attempt`` records how many new seeds it
-        took (the audio is that of :func:`attempt_seed`).
+        took (the audio is that of :func:`attempt_seed`). A speech backend whose policy redraws
+        speech too long for the clip (``truncation: redraw``) has such clips drawn again too.
         """
+        overran = getattr(self.generator, "overran", lambda prompt, seed: False)
+
+        def problem_of(row: dict, wave: np.ndarray, attempt: int) -> str | None:
+            problem = clip_problem(wave)
+            if problem is None and overran(row["prompt"], attempt_seed(row["seed"], attempt)):
+                return "cut"
+            return problem
+
         kept_rows, kept_waves, rejected = [], [], 0
         for row, wave in zip(rows, waves, strict=True):
             attempt = 0
-            while (problem := clip_problem(wave)) is not None and attempt < self.config.max_regenerations:
+            while (
+                problem := problem_of(row, wave, attempt)
+            ) is not None and attempt < self.config.max_regenerations:
                 attempt += 1
                 wave = self.generate_split_on_oom([row["prompt"]], [attempt_seed(row["seed"], attempt)])[0]
             if problem is None:
@@ -170,14 +199,17 @@ class ShardWriter:
                 rejected += 1
         return kept_rows, kept_waves, rejected
 
+    def params_of(self, row: dict) -> dict:
+        """The values a kept clip was made with, for its row: a speech backend's as the clip was said
+        (sped up, cut: ``clip_record``), else as drawn (``clip_params``), else none."""
+        values = getattr(self.generator, "clip_record", None) or getattr(self.generator, "clip_params", None)
+        return values(row["prompt"], attempt_seed(row["seed"], row["attempt"])) if values else {}
+
     def write(self, rows: list[dict], waves: list[np.ndarray], seconds_per_clip: float) -> str:
         records = []
-        clip_params = getattr(self.generator, "clip_params", None)
         for row, wave in zip(rows, waves, strict=True):
             wave = resample(wave, self.generator.sample_rate, self.sample_rate)
-            params = (
-                clip_params(row["prompt"], attempt_seed(row["seed"], row["attempt"])) if clip_params else {}
-            )
+            params = self.params_of(row)
             records.append(
                 {
                     **row,
@@ -234,7 +266,7 @@ def run_generation(
     """
     import ray
 
-    from raysynth.generators import check_generation
+    from raysynth.generators import BACKENDS, check_generation
 
     config = check_generation(config)  # bad settings fail here, before any actor or GPU
     storage.remove_stale_temporaries(out_dir)
@@ -248,6 +280,11 @@ def run_generation(
         "packages": package_versions(),
         "recipe": recipe or {},
         "generation": config.model_dump(mode="json"),
+        # The licences of the engine and of the model or voices the clips come from.
+        "licences": {
+            **BACKENDS[config.generator].licences,
+            **({"voice": "random weights built in code (tiny): no model licence"} if config.tiny else {}),
+        },
         "spec_hash": spec_hash,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -280,6 +317,8 @@ def run_generation(
             for row in dataset.iter_rows():
                 summary.written += int(row["clips"])
                 summary.rejected += int(row["rejected"])
+                summary.cut += int(row["cut"])
+                summary.sped_up += int(row["sped_up"])
                 if row["shard"]:
                     summary.shards.append(str(row["shard"]))
                 bar.update(int(row["clips"]) + int(row["rejected"]))

@@ -1,15 +1,17 @@
 """Text-to-audio backends, one module each, behind the :class:`Generator` protocol."""
 
 # Importing a backend module registers it; the heavy libraries load only when a model is built.
-from raysynth.generators import audiogen, audioldm2, musicgen, stable_audio, tts  # noqa: F401
+from raysynth.generators import audiogen, audioldm2, flite, musicgen, piper, stable_audio, tts  # noqa: F401
 from raysynth.generators.base import (
     BACKENDS,
     Generator,
     GeneratorError,
     build_generator,
+    check_engines,
     check_generation,
     check_generator_name,
     effective_config,
+    engines_of,
     generation_recipe,
     resolve_model_id,
 )
@@ -20,8 +22,10 @@ __all__ = [
     "GeneratorError",
     "build_generator",
     "check_generation",
+    "check_engines",
     "check_generator_name",
     "effective_config",
+    "engines_of",
     "generation_recipe",
     "resolve_model_id",
 ]

@@ -257,4 +257,8 @@ register_generator(
     batch_size=32,
     settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
     execution={"fast_decode": True, "compile": False},
+    licences={
+        "engine": "AudioCraft (MIT code)",
+        "voice": "facebook/audiogen-medium weights: CC-BY-NC-4.0 (its model card)",
+    },
 )(AudioGenGenerator.from_config)

@@ -251,4 +251,8 @@ register_generator(
     settings={"dtype": "fp32", "guidance": 3.5, "steps": 25, "scheduler": "dpm", "negative_prompt": None},
     execution={"compile": False},
     schedulers=("dpm", "ddim"),
+    licences={
+        "engine": "diffusers AudioLDM 2 (Apache-2.0 code)",
+        "voice": "cvssp/audioldm2 weights: CC-BY-NC-SA-4.0 (its model card)",
+    },
 )(AudioLDM2Generator.from_config)

@@ -58,6 +58,8 @@ class Backend:
         num_gpus: GPUs per actor when the spec gives none (0: a CPU backend, one actor per CPU).
         speech: a text-to-speech backend: its prompt is the words to say, not a sound description.
         check: checks of its settings that need no model (voices it has), run before any actor.
+        licences: the licences of its engine and of its default model or voices (``engine``,
+            ``voice``), recorded in every shard's provenance and listed by the report.
     """
 
     factory: GeneratorFactory
@@ -71,6 +73,7 @@ class Backend:
     num_gpus: float = 1.0
     speech: bool = False
     check: Callable[[GenerationConfig], None] | None = None
+    licences: dict[str, str] = field(default_factory=dict)
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -86,6 +89,30 @@ def register_generator(name: str, **info) -> Callable[[GeneratorFactory], Genera
         return factory
 
     return decorator
+
+
+MERGE = "+"  # a cell value naming several engines: "tts+piper+flite" trains on all of them at once
+
+
+def engines_of(name: str) -> list[str]:
+    """The backends a generator value names: one, or several joined by ``+`` (a merged cell)."""
+    return name.split(MERGE) if MERGE in name else [name]
+
+
+def check_engines(name: str) -> list[str]:
+    """The backends of a generator value, each registered, a merged one naming two or more distinct ones."""
+    engines = engines_of(name)
+    if len(engines) > 1:
+        if len(set(engines)) != len(engines) or "" in engines:
+            raise GeneratorError(
+                f"generator '{name}' merges engines with '{MERGE}': name two or more distinct ones, such as "
+                f"'tts{MERGE}piper{MERGE}flite'"
+            )
+        if len({BACKENDS[e].speech for e in engines if e in BACKENDS}) > 1:
+            raise GeneratorError(f"generator '{name}' merges speech and sound backends; merge one kind only")
+    for engine in engines:
+        check_generator_name(engine)
+    return engines
 
 
 def check_generator_name(name: str) -> Backend:

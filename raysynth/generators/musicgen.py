@@ -191,4 +191,8 @@ register_generator(
     batch_size=16,
     settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
     execution={"fast_decode": True, "compile": False},
+    licences={
+        "engine": "transformers MusicGen (Apache-2.0 code)",
+        "voice": "facebook/musicgen weights: CC-BY-NC-4.0 (their model cards)",
+    },
 )(MusicGenGenerator.from_config)

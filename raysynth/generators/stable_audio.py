@@ -151,4 +151,8 @@ register_generator(
     settings={"dtype": "fp32", "guidance": 7.0, "steps": 50, "scheduler": "dpm", "negative_prompt": None},
     execution={"compile": False},
     schedulers=("dpm",),
+    licences={
+        "engine": "diffusers Stable Audio (Apache-2.0 code)",
+        "voice": "stabilityai/stable-audio-open-1.0 weights: Stability AI Community License (its model card)",
+    },
 )(StableAudioGenerator.from_config)

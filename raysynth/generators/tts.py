@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raysynth.generators.base import GeneratorError, register_generator
+from raysynth.generators.speech import SpeechBackend, scaled
 
 if TYPE_CHECKING:
     from raysynth.config import GenerationConfig
@@ -58,9 +59,8 @@ SETTINGS = {
     "word_gap": (0.0, 10.0),
     "amplitude": (80.0, 120.0),
     "placement": "random",
+    "truncation": "faster",
 }
-EDGE_THRESHOLD = 0.01  # of the peak: below it, leading and trailing samples are silence
-EDGE_MARGIN_S = 0.01
 
 
 def shipped_variants() -> list[str]:
@@ -112,26 +112,6 @@ def check_settings(config: GenerationConfig) -> None:
         )
 
 
-def trim(wave: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``wave`` without the silence eSpeak NG puts before and after the speech (10 ms kept each side)."""
-    loud = np.flatnonzero(np.abs(wave) > EDGE_THRESHOLD * (np.abs(wave).max() + 1e-12))
-    if loud.size == 0:
-        return wave
-    margin = int(EDGE_MARGIN_S * sample_rate)
-    return wave[max(0, loud[0] - margin) : loud[-1] + 1 + margin]
-
-
-def place(speech: np.ndarray, num_samples: int, position: float, placement: str) -> np.ndarray:
-    """``speech`` inside a clip of ``num_samples``: at its start, centred, or at ``position`` (0-1) of the room left."""
-    if speech.size >= num_samples:
-        return speech[:num_samples]
-    room = num_samples - speech.size
-    offset = {"start": 0, "center": room // 2}.get(placement, int(round(position * room)))
-    clip = np.zeros(num_samples, dtype=np.float32)
-    clip[offset : offset + speech.size] = speech
-    return clip
-
-
 class EspeakWorker:
     """The worker process of one generator, and the lock that serialises its requests."""
 
@@ -179,12 +159,13 @@ class EspeakWorker:
             pass
 
 
-class EspeakGenerator:
+class EspeakGenerator(SpeechBackend):
     """eSpeak NG behind the :class:`~raysynth.generators.base.Generator` protocol.
 
     Args:
         settings: the ranges each clip's values are drawn from (``voices``, ``voice_variants``,
-            ``rate_wpm``, ``pitch``, ``pitch_range``, ``word_gap``, ``amplitude``, ``placement``).
+            ``rate_wpm``, ``pitch``, ``pitch_range``, ``word_gap``, ``amplitude``, ``placement``,
+            ``truncation``: see :mod:`.speech`).
     """
 
     name = "tts"
@@ -202,6 +183,7 @@ class EspeakGenerator:
         self.worker = EspeakWorker()
         self.sample_rate = self.worker.sample_rate
         self.model_id = DEFAULT_MODEL_ID
+        self.truncation = self.settings["truncation"]
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> EspeakGenerator:
@@ -230,18 +212,13 @@ class EspeakGenerator:
             "placement": self.settings["placement"],
         }
 
-    def say(self, params: dict[str, Any], duration_s: float) -> np.ndarray:
-        """The clip of stored ``params`` (from :meth:`clip_params` or a shard row's ``params``)."""
-        request = {k: params[k] for k in ("text", "voice", "rate", "pitch", "range", "gap", "amplitude")}
-        speech = trim(self.worker.say(request), self.sample_rate)
-        num_samples = int(round(duration_s * self.sample_rate))
-        return place(speech, num_samples, params["position"], params["placement"])
+    def speak(self, params: dict[str, Any]) -> np.ndarray:
+        return self.worker.say(
+            {k: params[k] for k in ("text", "voice", "rate", "pitch", "range", "gap", "amplitude")}
+        )
 
-    def generate(self, prompts: list[str], seeds: list[int], duration_s: float) -> list[np.ndarray]:
-        """One clip per prompt; clip b depends only on its prompt and ``seeds[b]``."""
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
-        return [self.say(self.clip_params(p, s), duration_s) for p, s in zip(prompts, seeds, strict=True)]
+    def faster(self, params: dict[str, Any], factor: float) -> dict[str, Any]:
+        return {**params, "rate": scaled(params["rate"], factor, integer=True)}
 
 
 register_generator(
@@ -254,4 +231,8 @@ register_generator(
     num_gpus=0.0,
     speech=True,
     check=check_settings,
+    licences={
+        "engine": "eSpeak NG (GPL-3.0-or-later), from espeakng-loader",
+        "voice": "eSpeak NG voice data (GPL-3.0-or-later)",
+    },
 )(EspeakGenerator.from_config)

@@ -30,7 +30,7 @@ def grid_axes(spec: ExperimentSpec) -> dict[str, list[Any]]:
         "real_fraction": list(grid.real_fraction),
         "synth_multiplier": list(grid.synth_multiplier),
         "strategy": list(grid.strategy),
-        "generator": spec.generators(),
+        "generator": spec.generator_values(),
         "variant": spec.variants(),
         "quality_filter": list(grid.quality_filter),
         "noise_source": list(grid.noise_source),

@@ -11,18 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from raysynth.config import ExperimentSpec
+from raysynth.generators.base import engines_of
 from raysynth.quality.filters import parse_filter
 from raysynth.quality.scoring import ScoreJob, scorer_key, scores_dir
 from raysynth.quality.teacher import TeacherPlan, teacher_path, teacher_subset
 
 
 def candidate_pools(cells: list[dict[str, Any]]) -> dict[tuple, tuple[tuple[float, str | None], ...]]:
-    """Per (generator, strategy, variant): the (synth_multiplier, quality_filter) pairs of its cells."""
+    """Per (generator, strategy, variant): the (synth_multiplier, quality_filter) pairs of its cells
+    (a merged cell's pairs count for each of its engines)."""
     pools: dict[tuple, set] = {}
     for c in cells:
         if c["synth_multiplier"] > 0:
-            key = (c["generator"], c["strategy"], c["variant"])
-            pools.setdefault(key, set()).add((c["synth_multiplier"], c["quality_filter"]))
+            for engine in engines_of(c["generator"]):
+                key = (engine, c["strategy"], c["variant"])
+                pools.setdefault(key, set()).add((c["synth_multiplier"], c["quality_filter"]))
     return {key: tuple(sorted(pairs, key=str)) for key, pairs in pools.items()}
 
 
@@ -62,8 +65,8 @@ def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, j
     num_samples = int(round(spec.dataset.sample_rate * spec.dataset.clip_seconds))
     score_jobs = []
     for job in jobs:
-        mine = [c for c in cells if c["synth_multiplier"] > 0
-                and (c["generator"], c["strategy"], c["variant"]) == (job.generator, job.strategy, job.variant)]  # fmt: skip
+        mine = [c for c in cells if c["synth_multiplier"] > 0 and job.generator in engines_of(c["generator"])
+                and (c["strategy"], c["variant"]) == (job.strategy, job.variant)]  # fmt: skip
         kinds = {_score_kind(c) for c in mine} - {None}
         common = dict(shards=str(job.folder), recipe=job.recipe_hash, sample_rate=spec.dataset.sample_rate,
                       num_samples=num_samples)  # fmt: skip

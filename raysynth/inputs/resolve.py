@@ -24,7 +24,14 @@ from raysynth.config import (
 )
 from raysynth.datasets import DatasetError, DatasetRecipe, ManifestPlan, get_recipe, plan_manifest
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
-from raysynth.generators import BACKENDS, GeneratorError, check_generation, generation_recipe
+from raysynth.generators import (
+    BACKENDS,
+    GeneratorError,
+    check_engines,
+    check_generation,
+    engines_of,
+    generation_recipe,
+)
 from raysynth.inputs.cells import trial_cells
 from raysynth.inputs.quality import candidate_pools, plan_quality
 from raysynth.quality.scoring import ScoreJob
@@ -182,6 +189,11 @@ def _check_generators(spec: ExperimentSpec) -> None:
                 f"({', '.join(spec.generators())})"
             )
     where = "grid.generator" if spec.grid.generator else "generation.generator"
+    for value in spec.generator_values():
+        try:
+            check_engines(value)
+        except GeneratorError as error:
+            raise GeneratorError(f"{spec._source}: {where} {value}: {error}") from None
     for name in spec.generators():
         for variant in spec.variants():
             try:
@@ -245,9 +257,10 @@ def _synthetic_jobs(
     spec: ExperimentSpec, recipe: DatasetRecipe, store: Location, cells
 ) -> tuple[GenerationJob, ...]:
     used = sorted(
-        {(c["generator"], c["strategy"], c["variant"]) for c in cells if c["synth_multiplier"] > 0},
+        {(engine, c["strategy"], c["variant"]) for c in cells if c["synth_multiplier"] > 0
+         for engine in engines_of(c["generator"])},
         key=lambda k: tuple(str(v) for v in k),
-    )
+    )  # fmt: skip
     if not used:
         return ()
     multiplier = max(c["synth_multiplier"] for c in cells)
@@ -287,6 +300,11 @@ def _noise_jobs(
     )
     jobs = []
     for generator, variant in used:
+        if len(engines_of(generator)) > 1:
+            raise InputError(
+                f"noise_source synthetic with the merged generator {generator}: generated noise comes from one "
+                f"backend; use noise_source real, or a single sound generator"
+            )
         if BACKENDS[generator].speech:
             raise InputError(
                 f"noise_source synthetic generates noise from the recordings' names; {generator} says words, "

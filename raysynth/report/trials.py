@@ -268,12 +268,33 @@ def experiment_notes(df: pd.DataFrame, record: dict) -> list[str]:
             recipes = ", ".join(sorted(set(part["synthetic_recipe"])))
             name = "/".join(str(v) for v in (generator, strategy, variant) if v is not None and v == v)
             notes.append(f"synthetic clips of {name}: recipe {recipes} (see recipe.json beside the shards)")
+        notes += licence_notes(
+            sorted({str(g) for g in df.dropna(subset=["synthetic_recipe"])["generator"]}), record
+        )
     if "quality_scores" in df:
         for quality_filter, part in df.dropna(subset=["quality_scores"]).groupby("quality_filter"):
-            tables = ", ".join(sorted({Path(str(f)).name for f in part["quality_scores"]}))
+            tables = ", ".join(
+                sorted({Path(f).name for fs in part["quality_scores"] for f in str(fs).split(";")})
+            )
             notes.append(
                 f"quality_filter {quality_filter}: scores of {tables} (the scorer keys of the side tables)"
             )
+    return notes
+
+
+def licence_notes(generators: list[str], record: dict) -> list[str]:
+    """The licences of the synthetic data the experiment trained on: each engine's and its model's or
+    voices' (a merged generator lists each of its engines)."""
+    from raysynth.generators import BACKENDS, engines_of
+
+    tiny = bool((record.get("spec") or {}).get("generation", {}).get("tiny"))
+    notes = []
+    for engine in dict.fromkeys(e for g in generators for e in engines_of(g)):
+        licences = dict(BACKENDS[engine].licences) if engine in BACKENDS else {}
+        if tiny:
+            licences["voice"] = "random weights built in code (tiny): no model licence"
+        text = "; ".join(f"{k} {v}" for k, v in licences.items()) or "not recorded"
+        notes.append(f"licences of the {engine} clips: {text}")
     return notes
 
 

@@ -80,6 +80,14 @@ class TrialContext:
         """The trial's synthetic shards: its generator, strategy and variant (where the grid has them)."""
         return _pick(self.synthetic, config, ("generator", "strategy", "variant"), "synthetic shards")
 
+    def synthetic_sources(self, config: dict[str, Any]) -> list[SyntheticSource]:
+        """The trial's synthetic shards, one per engine: a merged generator (``tts+piper``) has several."""
+        from raysynth.generators.base import engines_of
+
+        generator = config.get("generator")
+        engines = engines_of(generator) if generator else [None]
+        return [self.synthetic_source({**config, "generator": engine}) for engine in engines]
+
     def score_table(
         self, recipe: str, kind: str, fold: int | None, subset: tuple[float, int] = (1.0, 0)
     ) -> ScoreTable:

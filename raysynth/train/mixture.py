@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from raysynth.generators.base import MERGE
 from raysynth.train.context import TrialContext
 from raysynth.train.data import (
     ClipSet,
@@ -92,19 +93,49 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
     parts, valid_clips, num_synth, recipe, draw = [decode(train)], decode(valid), 0, None, None
     if multiplier > 0:
-        source, draw = context.synthetic_source(config), context.draw(config)
-        recipe = source.recipe
+        sources, draw = context.synthetic_sources(config), context.draw(config)
+        recipe = MERGE.join(source.recipe for source in sources)
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
-        synth, quality = synthetic_training(config, context, source, draw, counts)
+        synth, quality = merged_training(config, context, sources, draw, counts)
         num_synth = synth.num_rows
         parts.append(decode(synth))
         if real_fraction == 0:
             per_class = {label: context.train.synthetic_valid_per_class for label in real.train_counts}
-            valid_clips = decode(load_synthetic(source.folder, source.recipe, draw, per_class, split="valid"))
+            valid_clips = decode(pa.concat_tables([
+                load_synthetic(source.folder, source.recipe, draw, share(per_class, len(sources), k), split="valid")
+                for k, source in enumerate(sources)
+            ]))  # fmt: skip
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
         excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else ()),
     )  # fmt: skip
+
+
+def share(counts: dict[str, int], engines: int, k: int) -> dict[str, int]:
+    """Engine ``k``'s part of each class's count, split evenly among ``engines`` (the first ones
+    take the remainder): a merged cell trains on as many clips as a single-engine one."""
+    return {label: n // engines + (1 if k < n % engines else 0) for label, n in counts.items()}
+
+
+def merged_training(
+    config: dict[str, Any], context: TrialContext, sources, draw: int, counts: dict[str, int]
+) -> tuple[pa.Table, tuple]:
+    """The synthetic training clips of every engine of the cell (one for a single generator), each
+    engine its share of each class (:func:`share`), filtered by its own scores where the cell filters."""
+    tables, kept, rejected, scores = [], {}, {}, []
+    for k, source in enumerate(sources):
+        part = share(counts, len(sources), k)
+        table, (part_kept, part_rejected, part_scores) = synthetic_training(
+            {**config, "generator": source.generator}, context, source, draw, part
+        )
+        tables.append(table)
+        for total, add in ((kept, part_kept), (rejected, part_rejected)):
+            for label, n in (add or {}).items():
+                total[label] = total.get(label, 0) + n
+        if part_scores is not None:
+            scores.append(str(part_scores))
+    quality = (kept, rejected, ";".join(scores)) if scores else (None, None, None)
+    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)), quality
 
 
 def synthetic_training(
@@ -145,4 +176,4 @@ def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> No
         counts = {
             label: math.ceil(float(config["synth_multiplier"]) * n) for label, n in real.train_counts.items()
         }
-        synthetic_training(config, context, context.synthetic_source(config), context.draw(config), counts)
+        merged_training(config, context, context.synthetic_sources(config), context.draw(config), counts)

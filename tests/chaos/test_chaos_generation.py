@@ -42,7 +42,7 @@ def assert_every_clip_once(folder, rows):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("action", ["raise", "enospc"])
+@pytest.mark.parametrize("action", ["raise", pytest.param("enospc", marks=pytest.mark.slow)])
 def test_a_failing_batch_stops_with_one_clear_error_and_a_rerun_completes(ray_session, tmp_path, action):
     rows = plan()
     victim = rows[9]["id"]  # in the third batch of four
