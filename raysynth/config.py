@@ -89,7 +89,7 @@ class _Backend(_Strict):
     # tts (eSpeak NG): the ranges each clip's values are drawn from, seeded per clip.
     voices: list[str] | None = Field(
         None,
-        description="tts: eSpeak NG languages/accents (default: English); flite: its voices (default: all four)",
+        description="tts: eSpeak NG languages/accents (default: English); flite: its voices (default: all four); kokoro: the styles it blends (default: all five)",
     )
     voice_variants: list[str] | None = Field(
         None, description="tts: eSpeak NG voice variants ('' is the plain voice; default: all)"
@@ -110,13 +110,18 @@ class _Backend(_Strict):
     duration_stretch: Range | None = Field(None, description="flite: phone durations (above 1: slower)")
     f0_scale: Range | None = Field(None, description="flite: intonation mean, a factor of the voice's own")
     f0_stddev: Range | None = Field(None, description="flite: intonation spread, Hz")
+    # kokoro: the speed range each clip draws from (its voice is a seeded blend of its styles, ``voices``).
+    speed: Range | None = Field(None, description="kokoro: speaking speed (above 1: faster)")
+    model_cache: str | None = Field(
+        None, description="kokoro: folder its model is assembled into (default <work_dir>/models)"
+    )
     truncation: Literal["faster", "redraw", "keep"] | None = Field(
         None, description="speech backends: speech longer than the clip is said faster (default), drawn "
         "again with a new seed, or kept cut; counted per clip (params cut_s) either way",
     )  # fmt: skip
 
     @field_validator("rate_wpm", "pitch", "pitch_range", "word_gap", "amplitude", "length_scale", "noise_scale",
-                     "noise_w", "duration_stretch", "f0_scale", "f0_stddev")  # fmt: skip
+                     "noise_w", "duration_stretch", "f0_scale", "f0_stddev", "speed")  # fmt: skip
     @classmethod
     def _low_high(cls, value: Range | None) -> Range | None:
         if value is not None and value[0] > value[1]:
@@ -147,6 +152,13 @@ class GenerationConfig(_Backend):
         True, description="each grid.seed draws its own synthetic clips (False: one draw shared by all seeds)"
     )
     max_regenerations: int = Field(2, ge=0, description="new seeds tried for a NaN, silent or clipped clip")
+    words: dict[str, list[str]] | None = Field(
+        None, description="speech backends: per class label, the texts to say (one drawn per clip) instead of its "
+        "label text; _unknown_ says other words and _silence_ is noise unless given here",
+    )  # fmt: skip
+    unknown_exclude: list[str] = Field(
+        [], description="speech backends: words an _unknown_ clip never says (near-homophones of a keyword)"
+    )
     per_generator: dict[str, GeneratorOverrides] = Field(
         default_factory=dict, description="values for one backend only (with a generator axis in grid)"
     )

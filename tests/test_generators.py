@@ -1,3 +1,6 @@
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -138,6 +141,16 @@ class TestPiperContract(SpeechContract):
     expected_rate = 22050
 
 
+class TestKokoroContract(SpeechContract):
+    """Kokoro-82M (int8 ONNX), the real model, saying English from eSpeak NG's phonemes; its model is
+    assembled once into a folder of the tests' own."""
+
+    config = GenerationConfig(
+        generator="kokoro", model_cache=str(Path(tempfile.gettempdir()) / "raysynth-tests-kokoro")
+    )
+    expected_rate = 24000
+
+
 class TestFliteContract(SpeechContract):
     """CMU Flite, the real program (Debian's flite)."""
 
@@ -164,7 +177,7 @@ def test_every_backend_has_a_contract_test():
     assert (
         tested
         == set(BACKENDS)
-        == {"audiogen", "audioldm2", "flite", "musicgen", "piper", "stable_audio", "tts"}
+        == {"audiogen", "audioldm2", "flite", "kokoro", "musicgen", "piper", "stable_audio", "tts"}
     )
 
 

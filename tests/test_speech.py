@@ -138,3 +138,97 @@ def test_a_merged_generator_trains_on_an_even_share_of_each_engine(ray_session, 
     assert "CC0" in licences["piper"]["voice"] and "GPL-3.0" in licences["tts"]["engine"]
     notes = licence_notes(["tts", "tts+piper"], {"spec": spec.model_dump(mode="json")})
     assert len(notes) == 2 and "CC0" in notes[1] and notes[0].startswith("licences of the tts clips")
+
+
+# Classes that are not words --------------------------------------------------------------------
+
+KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+
+
+def _speech_commands_like(shared_data, root, per_word=4):
+    """A Speech Commands v0.02-style corpus of real clips: eight keywords and four other words (one
+    clip each in the test list, one in the validation list) and five background recordings, in the
+    layout speech_commands12 reads."""
+    import shutil
+
+    source, corpus = shared_data / "speech_commands_mini", root / "speech_commands"
+    lists = {"testing_list.txt": [], "validation_list.txt": []}
+    for word in [*KEYWORDS[:6], "stop", "go", "eight", "five", "one", "zero"]:
+        (corpus / word).mkdir(parents=True)
+        for k, wav in enumerate(sorted((source / word).glob("*.wav"))[:per_word]):
+            shutil.copy(wav, corpus / word / wav.name)
+            if k < 2:
+                lists[["testing_list.txt", "validation_list.txt"][k]].append(f"{word}/{wav.name}")
+    (corpus / "_background_noise_").mkdir()
+    for wav in sorted((shared_data / "noise_speech_commands" / "_background_noise_").glob("*.wav")):
+        shutil.copy(wav, corpus / "_background_noise_")
+    for name, lines in lists.items():
+        (corpus / name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_unknown_says_other_words_and_silence_is_never_spoken(shared_data, ray_session, tmp_path):
+    """Speech Commands' 12 classes with eSpeak NG: no clip says a keyword where it should not, or
+    "unknown" or "silence"; the unknown clips say words of the vocabulary (the corpus's other words
+    and common English ones, never a keyword, never an excluded near-homophone); the silence clips
+    hold no speech (low-level noise where no noise.directory is set)."""
+    import json
+
+    import numpy as np
+
+    from raysynth.config import parse_spec
+    from raysynth.datasets.speech_commands import WORDS35
+    from raysynth.generate.engine import shard_files
+    from raysynth.inputs import ensure, resolve, trial_context
+    from raysynth.prompts.words import COMMON_WORDS
+    from raysynth.storage import unique_ids
+    from raysynth.train.mixture import build_mixture
+
+    data = _speech_commands_like(shared_data, tmp_path / "data")
+    spec = parse_spec({
+        "name": "sc12", "dataset": {"name": "speech_commands12"},
+        "generation": {"generator": "tts", "concurrency": 1, "unknown_exclude": ["know", "sew"]},
+        "train": {"epochs": 1, "batch_size": 8, "n_mels": 32, "synthetic_valid_per_class": 4},
+        "grid": {"real_fraction": 0.0, "synth_multiplier": 10.0},
+    })  # fmt: skip
+    resolved = resolve(spec, data, tmp_path / "work")
+    ensure(resolved)
+    (job,) = resolved.generation
+    rows = unique_ids(shard_files(job.folder), columns=["label", "prompt", "params"]).to_pylist()
+    by_label = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(json.loads(row["params"])["text"])
+    assert "_silence_" not in by_label  # never spoken
+    assert set(by_label) == {*KEYWORDS[:6], "stop", "go", "_unknown_"}  # on and off have no real clip here
+    for label, texts in by_label.items():
+        if label != "_unknown_":
+            assert set(texts) == {label}, (label, set(texts))
+    unknown = by_label["_unknown_"]
+    others = set(WORDS35) - set(KEYWORDS)  # the corpus's own 25 other words
+    vocabulary = others | set(COMMON_WORDS)
+    assert len(set(unknown)) > 10 and set(unknown) <= vocabulary, set(unknown) - vocabulary
+    assert set(unknown) & others
+    assert not set(unknown) & {*KEYWORDS, "know", "sew", "unknown", "silence", "an unknown word"}
+    (cell,) = resolved.cells
+    mixture = build_mixture(cell, trial_context(resolved))
+    silence_id = mixture.class_names.index("_silence_")
+    quiet = mixture.train.waves[mixture.train.labels == silence_id]
+    assert len(quiet) > 0 and mixture.silence.startswith("low-level white noise")
+    rms = np.sqrt((quiet.astype(np.float64) ** 2).mean(axis=1))
+    assert rms.max() < 10 ** (-45 / 20) + 1e-6  # the noise floor, no speech
+    spoken = mixture.train.waves[mixture.train.labels == mixture.class_names.index("yes")]
+    assert np.median(np.sqrt((spoken.astype(np.float64) ** 2).mean(axis=1))) > 10 * np.median(rms)
+    assert (mixture.valid.labels == silence_id).sum() == 4
+
+
+def test_a_class_with_nothing_to_say_is_refused_naming_it_and_the_key_that_gives_it_words():
+    from raysynth.prompts.words import WordsError, speech_classes
+
+    classes = [("yes", "yes"), ("_noise_", "_noise_"), ("_unknown_", "an unknown word")]
+    with pytest.raises(WordsError, match=r"class '_noise_' has nothing .* generation.words: \{_noise_: "):
+        speech_classes(classes, "{label}", None)
+    said = speech_classes(classes, "{label}", {"_noise_": ["static", "hiss"]})
+    assert said.texts["_noise_"] == ("static", "hiss") and "yes" not in said.texts["_unknown_"]
+    assert "static" not in said.texts["_unknown_"] and "hiss" not in said.texts["_unknown_"]
+    with pytest.raises(WordsError, match="not classes"):
+        speech_classes(classes, "{label}", {"maybe": ["maybe"]})

@@ -41,6 +41,8 @@ class DatasetRecipe:
             corpus (``esc10`` of ``esc50``) read their parent's folder.
         speech_template: for corpora of spoken words, the text a text-to-speech generator says
             for a label (``"{label}"``); ``None`` where the labels are not words to speak.
+        unknown_words: the corpus's own words that are no class of the task (Speech Commands' 25
+            other words): what a speech backend's ``_unknown_`` clips say, with common English words.
         version: bumped whenever the recipe's output changes, so older manifests are not reused.
     """
 
@@ -55,6 +57,7 @@ class DatasetRecipe:
     corpus_dir: Path | None = None
     corpus: str | None = None
     speech_template: str | None = None
+    unknown_words: tuple[str, ...] = ()
     version: int = 1
 
     @property

@@ -31,6 +31,9 @@ from raysynth.datasets.sampling import group_split
 SC_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 LAYOUT = "<word>/<hash>_nohash_<n>.wav, validation_list.txt, testing_list.txt, _background_noise_/"
 WORDS12 = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+WORDS35 = [*WORDS12, "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "bed", "bird",
+           "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "backward", "forward", "follow",
+           "learn", "visual"]  # fmt: skip
 NOISE_DIR = "_background_noise_"
 _SPEAKER = re.compile(r"^([0-9a-f]+)_nohash_\d+\.wav$")
 
@@ -238,6 +241,8 @@ SPEECH_COMMANDS12 = register_dataset(
         LAYOUT,
         SC_URL,
         corpus="speech_commands",
+        speech_template="{label}",
+        unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
         version=2,  # 2: each background recording feeds one split's silence
     )
 )

@@ -74,6 +74,8 @@ def plan_clips(
     template: str | None = None,
     descriptions: dict[str, list[str]] | None = None,
     llm_k: int = 3,
+    texts: dict[str, tuple[str, ...]] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> list[dict]:
     """Plan clips for every class, in a stable order (class, then index).
 
@@ -88,6 +90,9 @@ def plan_clips(
         template: label-guided prompt template.
         descriptions: per label text, the LLM descriptions (strategy ``llm``).
         llm_k: descriptions sampled into each ``llm`` prompt.
+        texts: per label, texts a clip draws one of by its seed, in place of the label text (a speech
+            job's ``_unknown_`` vocabulary, a class's ``generation.words``).
+        skip: labels never generated (a speech job's silence: its clips are made in the trial).
     """
     if not classes:
         raise PlanError(
@@ -99,13 +104,22 @@ def plan_clips(
     hashed = recipe_hash(recipe)
     rows = []
     for info in classes:
-        count = per_class.get(info.label, 0)
+        count = 0 if info.label in skip else per_class.get(info.label, 0)
         if count < 0:
             raise PlanError(f"clips per class has to be >= 0, but is {count} for '{info.label}'")
         label_descriptions = (descriptions or {}).get(info.label_text)
         for index in range(count):
             seed = clip_seed(draw, info.label, index, split)
-            prompt = make_prompt(strategy, info.label_text, template, label_descriptions, seed, llm_k)
+            options = (texts or {}).get(info.label)
+            text = (
+                options[
+                    int.from_bytes(hashlib.sha256(f"text|{seed}".encode()).digest()[:4], "little")
+                    % len(options)
+                ]
+                if options
+                else info.label_text
+            )
+            prompt = make_prompt(strategy, text, template, label_descriptions, seed, llm_k)
             rows.append(
                 {
                     "id": clip_id(hashed, prompt, info.label, split, index, seed),

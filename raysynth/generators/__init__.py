@@ -1,7 +1,7 @@
 """Text-to-audio backends, one module each, behind the :class:`Generator` protocol."""
 
 # Importing a backend module registers it; the heavy libraries load only when a model is built.
-from raysynth.generators import audiogen, audioldm2, flite, musicgen, piper, stable_audio, tts  # noqa: F401
+from raysynth.generators import audiogen, audioldm2, flite, kokoro, musicgen, piper, stable_audio, tts  # noqa: F401
 from raysynth.generators.base import (
     BACKENDS,
     Generator,

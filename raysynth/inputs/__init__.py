@@ -17,7 +17,8 @@ def trial_context(r: Resolved, inputs: Inputs | None = None) -> TrialContext:
     """The :class:`TrialContext` every trial of ``r`` shares."""
 
     def source(job: GenerationJob) -> SyntheticSource:
-        return SyntheticSource(str(job.folder), job.recipe_hash, job.generator, job.strategy, job.variant)
+        return SyntheticSource(str(job.folder), job.recipe_hash, job.generator, job.strategy, job.variant,
+                               job.silence)  # fmt: skip
 
     return TrialContext(
         manifest=str(r.manifest.path),

@@ -34,6 +34,7 @@ from raysynth.generators import (
 )
 from raysynth.inputs.cells import trial_cells
 from raysynth.inputs.quality import candidate_pools, plan_quality
+from raysynth.prompts.words import COMMON_WORDS_ID, SILENCE
 from raysynth.quality.scoring import ScoreJob
 from raysynth.quality.teacher import TeacherPlan
 from raysynth.schemas import SCHEMA_VERSION, file_id
@@ -64,6 +65,7 @@ class GenerationJob:
         noise: plan from the noise manifest's training recordings instead of the dataset's classes.
         pools: the (synth_multiplier, quality_filter) pairs of its cells; the plan makes the largest pool.
         oversample: candidates per kept clip of a threshold filter (``quality.oversample``).
+        unknown_words, silence: a speech job's non-word classes (:mod:`raysynth.prompts.words`).
     """
 
     generator: str
@@ -82,6 +84,8 @@ class GenerationJob:
     noise: bool = False
     pools: tuple[tuple[float, str | None], ...] = ()
     oversample: float = 2.0
+    unknown_words: tuple[str, ...] = ()  # the dataset's own non-keywords, for a speech job's _unknown_ class
+    silence: tuple[str, ...] = ()  # the classes a speech job never says (their clips are made in the trial)
 
     @property
     def recipe_hash(self) -> str:
@@ -138,7 +142,9 @@ def resolve(
     noise_manifest = _noise_manifest(spec, manifest, work_dir, data_root)
     cells = trial_cells(spec)
     _check_generators(spec)
-    jobs = _synthetic_jobs(spec, recipe, store, cells)
+    jobs = tuple(
+        _with_model_cache(job, Path(work_dir)) for job in _synthetic_jobs(spec, recipe, store, cells)
+    )
     noise_jobs = _noise_jobs(spec, noise_manifest, store, cells) if noise_manifest else ()
     teachers, score_jobs = plan_quality(spec, recipe, manifest.path, work_dir, jobs, cells, noise_manifest and noise_manifest.path)  # fmt: skip
     return Resolved(
@@ -189,6 +195,14 @@ def _check_generators(spec: ExperimentSpec) -> None:
                 f"({', '.join(spec.generators())})"
             )
     where = "grid.generator" if spec.grid.generator else "generation.generator"
+    for key in ("words", "unknown_exclude"):
+        if getattr(spec.generation, key) and not any(
+            BACKENDS.get(g) and BACKENDS[g].speech for g in spec.generators()
+        ):
+            raise GeneratorError(
+                f"{spec._source}: generation.{key} is what a speech backend says, but no generator of this spec "
+                f"speaks ({', '.join(spec.generators())}): remove it"
+            )
     for value in spec.generator_values():
         try:
             check_engines(value)
@@ -235,6 +249,15 @@ def _job(
     spec, generator, strategy, variant, store, dataset, template, descriptions, **fields
 ) -> GenerationJob:
     config = check_generation(spec.generation.for_generator(generator, variant))
+    speech = BACKENDS[generator].speech and not fields.get("noise")
+    words = spec.generation.words or {}
+    said = {}
+    if speech and (words or spec.generation.unknown_exclude or fields.get("unknown_words")):
+        # What the non-word classes say changes the prompts: clips of other words never mix in.
+        said = {"speech_words": {"words": words, "unknown_exclude": sorted(spec.generation.unknown_exclude),
+                                 "unknown_words": list(fields.get("unknown_words", ())), "common": COMMON_WORDS_ID}}  # fmt: skip
+    if speech and SILENCE not in words:
+        fields["silence"] = (SILENCE,)
     recipe = {
         **generation_recipe(config),
         "sample_rate": spec.dataset.sample_rate,
@@ -245,12 +268,23 @@ def _job(
         "strategy": strategy,
         "prompt_template": template,
         **({"descriptions": file_id(descriptions), "llm_k": spec.generation.llm_k} if descriptions else {}),
+        **said,
     }
     folder = shard_dir(store, dataset, generator, strategy, recipe_hash(recipe))
     return GenerationJob(
         generator=generator, strategy=strategy, variant=variant, config=config, recipe=recipe, folder=folder,
         template=template, descriptions=descriptions, llm_k=spec.generation.llm_k, draws=_draws(spec), **fields,
     )  # fmt: skip
+
+
+def _with_model_cache(job: GenerationJob, work_dir: Path) -> GenerationJob:
+    """A backend that assembles its model into a folder (kokoro) gets ``<work_dir>/models`` unless the spec
+    names one (an execution key: it never changes the clips)."""
+    from dataclasses import replace
+
+    if "model_cache" not in BACKENDS[job.generator].execution or job.config.model_cache is not None:
+        return job
+    return replace(job, config=job.config.model_copy(update={"model_cache": str(work_dir / "models")}))
 
 
 def _synthetic_jobs(
@@ -287,7 +321,8 @@ def _synthetic_jobs(
                  _prompt_template(spec, recipe, generator, strategy), descriptions=descriptions,
                  train_multiplier=multiplier, per_class=0,
                  valid_per_class=spec.train.synthetic_valid_per_class if zero_shot else 0,
-                 pools=pools[(generator, strategy, variant)], oversample=spec.quality.oversample)
+                 pools=pools[(generator, strategy, variant)], oversample=spec.quality.oversample,
+                 unknown_words=recipe.unknown_words if BACKENDS[generator].speech else ())
         )  # fmt: skip
     return tuple(jobs)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from raysynth.datasets import read_manifest
 from raysynth.datasets.sampling import STANDARD_SPLITS, VALID_SUFFIX, split_roles
-from raysynth.generate.plan import ClassInfo, plan_clips
+from raysynth.generate.plan import ClassInfo, PlanError, plan_clips
+from raysynth.generators import BACKENDS
 from raysynth.inputs.resolve import GenerationJob
 
 
@@ -62,6 +63,23 @@ def load_descriptions(path: Path) -> dict[str, list[str]]:
     return DescriptionSet.load(path).descriptions
 
 
+def speech_words(job: GenerationJob, classes: list[ClassInfo]):
+    """What a speech job says per class (:func:`raysynth.prompts.words.speech_classes`); a class with
+    nothing to say is a :class:`~raysynth.generate.PlanError`, before any clip is generated."""
+    from raysynth.prompts.words import WordsError, speech_classes
+
+    try:
+        said = speech_classes([(c.label, c.label_text) for c in classes], job.template, job.config.words,
+                              job.unknown_words, job.config.unknown_exclude)  # fmt: skip
+    except WordsError as error:
+        raise PlanError(f"{job.generator}: {error}") from None
+    if set(said.silence) != set(job.silence) & {c.label for c in classes}:
+        raise PlanError(
+            f"{job.generator}: the silence classes {said.silence} differ from the plan's {job.silence}"
+        )
+    return said
+
+
 def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
     """Every clip ``job`` makes: for each draw, the training clips, then the validation clips."""
     if job.noise:
@@ -78,10 +96,14 @@ def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
         if missing:
             raise DescriptionError(f"{job.descriptions} has no entry for label(s) {missing[:5]}")
     dataset = read_manifest(manifest, columns=["dataset"]).column("dataset")[0].as_py()
+    speech = {}
+    if BACKENDS[job.generator].speech and not job.noise:
+        said = speech_words(job, classes)
+        speech = {"texts": said.texts, "skip": said.silence}
     rows: list[dict] = []
     for draw in job.draws:
         common = dict(dataset=dataset, classes=classes, recipe=job.recipe, strategy=job.strategy, draw=draw,
-                      template=job.template, descriptions=descriptions, llm_k=job.llm_k)  # fmt: skip
+                      template=job.template, descriptions=descriptions, llm_k=job.llm_k, **speech)  # fmt: skip
         rows += plan_clips(counts=counts if counts is not None else job.per_class, **common)
         if job.valid_per_class:
             rows += plan_clips(counts=job.valid_per_class, split="valid", **common)

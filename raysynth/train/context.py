@@ -22,6 +22,9 @@ class SyntheticSource:
     generator: str
     strategy: str
     variant: str | None = None
+    silence: tuple[
+        str, ...
+    ] = ()  # classes a speech backend never says: their clips are noise, made in the trial
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from raysynth.train.data import (
     noise_sources,
     without_sources,
 )
+from raysynth.train.silence import silence_clips, silence_source
 
 
 class LeakageError(RuntimeError):
@@ -49,6 +50,7 @@ class Mixture:
     quality_kept: dict[str, int] | None = None  # a quality filter's kept clips per class
     quality_rejected: dict[str, int] | None = None  # and the candidates it rejected
     quality_scores: str | None = None  # the score table it read
+    silence: str | None = None  # what a speech cell's silence clips are made of (None: it has none)
 
 
 def check_disjoint(roles: dict[str, set[str]]) -> None:
@@ -92,23 +94,43 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     })  # fmt: skip
     decode = lambda table: decode_rows(table, num_samples, context.sample_rate)  # noqa: E731
     parts, valid_clips, num_synth, recipe, draw = [decode(train)], decode(valid), 0, None, None
+    silence_made = None
     if multiplier > 0:
         sources, draw = context.synthetic_sources(config), context.draw(config)
         recipe = MERGE.join(source.recipe for source in sources)
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
-        synth, quality = merged_training(config, context, sources, draw, counts)
-        num_synth = synth.num_rows
-        parts.append(decode(synth))
+        spoken, silence = _split_silence(counts, sources)
+        synth, quality = merged_training(config, context, sources, draw, spoken)
+        quiet = silence_clips(
+            silence, real.class_names, context.noise_manifest, context.sample_rate, num_samples, draw
+        )
+        num_synth = synth.num_rows + len(quiet)
+        parts += [decode(synth), quiet]
+        silence_made = silence_source(context.noise_manifest) if silence else None
         if real_fraction == 0:
             per_class = {label: context.train.synthetic_valid_per_class for label in real.train_counts}
-            valid_clips = decode(pa.concat_tables([
-                load_synthetic(source.folder, source.recipe, draw, share(per_class, len(sources), k), split="valid")
-                for k, source in enumerate(sources)
-            ]))  # fmt: skip
+            spoken, silence = _split_silence(per_class, sources)
+            valid_clips = ClipSet.concat(
+                decode(pa.concat_tables([
+                    load_synthetic(source.folder, source.recipe, draw, share(spoken, len(sources), k), split="valid")
+                    for k, source in enumerate(sources)
+                ])),
+                silence_clips(silence, real.class_names, context.noise_manifest, context.sample_rate, num_samples,
+                              draw, split="valid"),
+            )  # fmt: skip
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
-        excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else ()),
+        excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else (None, None, None)),
+        silence_made,
     )  # fmt: skip
+
+
+def _split_silence(counts: dict[str, int], sources) -> tuple[dict[str, int], dict[str, int]]:
+    """``counts`` of the classes the cell's backends say, and of the silence classes a speech backend
+    never says (their clips are made in the trial, :mod:`raysynth.train.silence`)."""
+    labels = {label for source in sources for label in source.silence}
+    silence = {label: n for label, n in counts.items() if label in labels}
+    return {label: n for label, n in counts.items() if label not in silence}, silence
 
 
 def share(counts: dict[str, int], engines: int, k: int) -> dict[str, int]:
@@ -176,4 +198,6 @@ def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> No
         counts = {
             label: math.ceil(float(config["synth_multiplier"]) * n) for label, n in real.train_counts.items()
         }
-        merged_training(config, context, context.synthetic_sources(config), context.draw(config), counts)
+        sources = context.synthetic_sources(config)
+        spoken, _ = _split_silence(counts, sources)
+        merged_training(config, context, sources, context.draw(config), spoken)
