@@ -129,7 +129,7 @@ def test_a_merged_generator_trains_on_an_even_share_of_each_engine(ray_session, 
     assert {engine_of[i] for i in single.train.ids} == {"tts"}
     # every shard records its engine's and voice's licence; the report lists those of each engine trained on
     from raysynth.generate.engine import shard_files
-    from raysynth.report.trials import licence_notes
+    from raysynth.report.notes import licence_notes
     from raysynth.schemas import read_provenance
 
     licences = {

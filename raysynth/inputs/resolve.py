@@ -8,7 +8,6 @@ say) fails here, before Ray starts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,12 @@ from raysynth.datasets import DatasetError, DatasetRecipe, ManifestPlan, get_rec
 from raysynth.generate.plan import draw_seed, recipe_hash, shard_dir
 from raysynth.generators import (
     BACKENDS,
-    GeneratorError,
-    check_engines,
     check_generation,
     engines_of,
     generation_recipe,
 )
 from raysynth.inputs.cells import trial_cells
+from raysynth.inputs.checks import InputError, check_generators, prompt_template
 from raysynth.inputs.quality import candidate_pools, plan_quality
 from raysynth.prompts.words import COMMON_WORDS_ID, SILENCE
 from raysynth.quality.scoring import ScoreJob
@@ -41,8 +39,6 @@ from raysynth.schemas import SCHEMA_VERSION, file_id
 from raysynth.storage import Location
 
 NOISE_TEMPLATE = "{label} noise"
-# Words that make a template a description of a sound rather than words to say.
-_SOUND_WORDS = re.compile(r"\b(sound|sounds|noise|music|audio|recording|clip)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -141,7 +137,7 @@ def resolve(
     manifest = plan_manifest(spec.dataset.name, data_root, work_dir, spec.dataset.sample_rate)
     noise_manifest = _noise_manifest(spec, manifest, work_dir, data_root)
     cells = trial_cells(spec)
-    _check_generators(spec)
+    check_generators(spec)
     jobs = tuple(
         _with_model_cache(job, Path(work_dir)) for job in _synthetic_jobs(spec, recipe, store, cells)
     )
@@ -155,11 +151,6 @@ def resolve(
         generation_seed=spec.generation.seed, draw_per_seed=spec.generation.draw_per_seed,
         linear_probe=spec.train.mode == "linear_probe", quality=spec.quality, teachers=teachers, score_jobs=score_jobs,
     )  # fmt: skip
-
-
-class InputError(ValueError):
-    """A spec whose inputs cannot be made as asked (a noise folder that does not exist, a template a
-    backend cannot say), with the key and the reason."""
 
 
 def _noise_manifest(
@@ -184,60 +175,6 @@ def _noise_manifest(
         f"noise:{directory}", None, work_dir, spec.dataset.sample_rate,
         test_files=spec.noise.test_files, segment_seconds=spec.noise.segment_seconds,
     )  # fmt: skip
-
-
-def _check_generators(spec: ExperimentSpec) -> None:
-    """Every generator the spec names is registered and its settings are valid (per variant)."""
-    for name in spec.generation.per_generator:
-        if name not in spec.generators():
-            raise GeneratorError(
-                f"{spec._source}: generation.per_generator has '{name}', which is not a generator of this spec "
-                f"({', '.join(spec.generators())})"
-            )
-    where = "grid.generator" if spec.grid.generator else "generation.generator"
-    for key in ("words", "unknown_exclude"):
-        if getattr(spec.generation, key) and not any(
-            BACKENDS.get(g) and BACKENDS[g].speech for g in spec.generators()
-        ):
-            raise GeneratorError(
-                f"{spec._source}: generation.{key} is what a speech backend says, but no generator of this spec "
-                f"speaks ({', '.join(spec.generators())}): remove it"
-            )
-    for value in spec.generator_values():
-        try:
-            check_engines(value)
-        except GeneratorError as error:
-            raise GeneratorError(f"{spec._source}: {where} {value}: {error}") from None
-    for name in spec.generators():
-        for variant in spec.variants():
-            try:
-                check_generation(spec.generation.for_generator(name, variant))
-            except GeneratorError as error:
-                at = f"{where} {name}" + (f", generation.variants.{variant}" if variant else "")
-                raise GeneratorError(f"{spec._source}: {at}: {error}") from None
-
-
-def _prompt_template(
-    spec: ExperimentSpec, recipe: DatasetRecipe, generator: str, strategy: str
-) -> str | None:
-    if not BACKENDS[generator].speech:
-        return spec.generation.prompt_template or recipe.prompt_template
-    if strategy != "label":
-        raise InputError(
-            f"strategy '{strategy}' prompts describe sounds, but {generator} says words: use grid.strategy label"
-        )
-    template = spec.generation.prompt_template or recipe.speech_template
-    if template is None:
-        raise InputError(
-            f"{generator} says words, but dataset {recipe.name} has no spoken-word template; set "
-            f"generation.prompt_template to the words to say, such as '{{label}}'"
-        )
-    if _SOUND_WORDS.search(template):
-        raise InputError(
-            f"generation.prompt_template '{template}' describes a sound; {generator} would say those words "
-            f"aloud. Give the words to say, such as '{{label}}'"
-        )
-    return template
 
 
 def _draws(spec: ExperimentSpec) -> tuple[int, ...]:
@@ -318,7 +255,7 @@ def _synthetic_jobs(
                 )
         jobs.append(
             _job(spec, generator, strategy, variant, store, recipe.name,
-                 _prompt_template(spec, recipe, generator, strategy), descriptions=descriptions,
+                 prompt_template(spec, recipe, generator, strategy), descriptions=descriptions,
                  train_multiplier=multiplier, per_class=0,
                  valid_per_class=spec.train.synthetic_valid_per_class if zero_shot else 0,
                  pools=pools[(generator, strategy, variant)], oversample=spec.quality.oversample,

@@ -5,6 +5,7 @@
 >>> print(to_markdown(pivot(df, rows=["real_fraction"], cols=["synth_multiplier"])))  # doctest: +SKIP
 """
 
+from raysynth.report.notes import caveat, experiment_notes
 from raysynth.report.tables import (
     DEFAULT_METRIC,
     best_per_column,
@@ -20,8 +21,6 @@ from raysynth.report.trials import (
     INPUTS_FILE,
     STATUSES,
     ReportError,
-    caveat,
-    experiment_notes,
     experiment_record,
     load,
     local_copy,

@@ -100,6 +100,7 @@ class Selection:
             "num_synthetic": mixture.num_synthetic,
             "excluded_test_noise_clips": mixture.excluded,
             "synthetic_recipe": mixture.recipe,
+            "synthetic_silence": mixture.silence,  # what a speech cell's silence clips are made of
             "draw_seed": mixture.draw,
             "elapsed_s": elapsed_s,
             **quality_counts(mixture),

@@ -305,10 +305,28 @@ def test_ray_agents_orphaned_by_a_killed_driver_are_stopped_by_the_next_run():
 
     title = f"ray::DashboardAgent-probe-{os.getpid()}"
     subprocess.run(["bash", "-c", f'(exec -a "{title}" sleep 300 &)'], check=True)
+
+    def orphaned() -> list[int]:
+        """The probe once it is one: titled so itself (not the shell that starts it, whose command line
+        holds the title too), and no longer the child of that shell (on a busy machine it lingers)."""
+        found = []
+        for pid in pids_titled(title):
+            try:
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(
+                    title.encode()
+                ) and title.encode() not in (
+                    Path(f"/proc/{parent}/cmdline").read_bytes() if parent > 0 else b""
+                ):
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
     deadline = time.time() + 10
-    while not pids_titled(title) and time.time() < deadline:
+    while not orphaned() and time.time() < deadline:
         time.sleep(0.1)
-    (orphan,) = pids_titled(title)
+    (orphan,) = orphaned()
     stopped = stop_orphaned_ray_processes()
     assert orphan in stopped
     deadline = time.time() + 10
