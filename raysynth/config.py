@@ -197,11 +197,12 @@ BACKBONE_KEYS = {
     "ssast": {"checkpoint_path"},
     "whisper": {"model_id"},
     "clap": {"model_id"},
+    "speech_embedding": {"head"},
 }
 
 
 class TrainConfig(_Strict):
-    backbone: Literal["cnn", "ast", "ssast", "whisper", "clap"] = "cnn"
+    backbone: Literal["cnn", "ast", "ssast", "whisper", "clap", "speech_embedding"] = "cnn"
     mode: Literal["finetune", "linear_probe"] = "finetune"
     model_id: str | None = Field(
         None, description="ast/whisper/clap: hub id or local path; None: the default"
@@ -218,6 +219,10 @@ class TrainConfig(_Strict):
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     n_mels: int = Field(40, ge=8, le=256, description="cnn: mel bands of its log-mel frontend")
+    head: Literal["linear", "temporal"] = Field(
+        "linear", description="speech_embedding: a linear layer on pooled and flattened frames, or a small "
+        "1-D convolution over the frames",
+    )  # fmt: skip
     num_threads: int = Field(1, ge=1, description="torch threads per trial")
     synthetic_valid_per_class: int = Field(
         10, ge=1, description="zero-shot trials: synthetic validation clips per class, generated on top"

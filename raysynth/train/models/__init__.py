@@ -54,7 +54,7 @@ class CNNClassifier(nn.Module):
         return self.cnn(inputs)
 
 
-BACKBONES = ("cnn", "ast", "ssast", "whisper", "clap")
+BACKBONES = ("cnn", "ast", "ssast", "whisper", "clap", "speech_embedding")
 
 
 def build_classifier(config: TrainConfig, num_classes: int, sample_rate: int = 16000) -> nn.Module:
@@ -73,6 +73,10 @@ def build_classifier(config: TrainConfig, num_classes: int, sample_rate: int = 1
 def _build(config: TrainConfig, num_classes: int, sample_rate: int) -> nn.Module:
     if config.backbone == "cnn":
         return CNNClassifier(num_classes, sample_rate, config.n_mels)
+    if config.backbone == "speech_embedding":
+        from raysynth.train.models.speech_embedding import SpeechEmbeddingClassifier
+
+        return SpeechEmbeddingClassifier(num_classes, sample_rate, config.head, config.num_threads)
     if config.backbone == "ssast":
         return build_ssast(num_classes, config.checkpoint_path, config.tiny)
     builders = {"ast": build_ast, "whisper": build_whisper, "clap": build_clap}
