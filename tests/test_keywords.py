@@ -49,3 +49,46 @@ def test_espeak_keywords_through_the_speech_embedding_recognise_real_speakers(
     assert last["num_real"] == 0 and last["num_synthetic"] == 8 * 20
     print(f"\n{head} head: test accuracy {last['selected_test_acc']:.3f} on {8 * 100} real clips")
     assert last["selected_test_acc"] >= 0.5, last["selected_test_acc"]
+
+
+def test_the_hash_rule_puts_no_speaker_of_the_excerpt_in_the_official_test_split(shared_data):
+    """speech_commands_mini holds only training- and validation-split speakers by the dataset's own
+    rule (its README says so): which_set, written from the dataset's README, must agree."""
+    from collections import Counter
+
+    from raysynth.datasets.speech_commands import which_set
+
+    splits = Counter(which_set(p.name) for p in (shared_data / "speech_commands_mini").glob("*/*.wav"))
+    assert (
+        splits["test"] == 0 and splits["train"] > 2500 and 0.05 < splits["valid"] / sum(splits.values()) < 0.2
+    )
+
+
+def test_word_folders_with_no_lists_prepare_into_speaker_disjoint_folds(shared_data, tmp_path):
+    from raysynth.datasets import prepare, read_manifest
+
+    report = prepare("speech_commands_mini", shared_data, tmp_path, 16000)
+    rows = read_manifest(report.manifest, columns=["split", "label", "speaker"]).to_pylist()
+    assert report.clips == 3600 and sorted({r["split"] for r in rows}) == ["1", "2", "3", "4", "5"]
+    assert sorted({r["label"] for r in rows}) == sorted([*KEYWORDS, "_unknown_"])
+    folds_of = {}
+    for row in rows:
+        folds_of.setdefault(row["speaker"], set()).add(row["split"])
+    assert len(folds_of) == 1235 and all(len(f) == 1 for f in folds_of.values())  # no speaker in two folds
+    assert any("on" in note and "off" in note for note in report.notes)  # the keywords it lacks are named
+
+
+def test_without_list_files_the_full_recipe_splits_by_the_hash_rule(shared_data, tmp_path):
+    import shutil
+
+    from raysynth.datasets import prepare, read_manifest
+    from raysynth.datasets.speech_commands import which_set
+
+    corpus = tmp_path / "data" / "speech_commands" / "yes"
+    corpus.mkdir(parents=True)
+    for wav in sorted((shared_data / "speech_commands_mini" / "yes").glob("*.wav"))[:60]:
+        shutil.copy(wav, corpus / wav.name)
+    report = prepare("speech_commands", tmp_path / "data", tmp_path / "work", 16000)
+    rows = read_manifest(report.manifest, columns=["split", "audio"]).to_pylist()
+    assert [r["split"] for r in rows] == [which_set(r["audio"]["path"]) for r in rows]
+    assert any("hash rule" in note for note in report.notes)

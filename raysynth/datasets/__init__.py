@@ -10,6 +10,7 @@ from raysynth.datasets import (  # noqa: F401  (each module registers its recipe
     noise,
     ravdess,
     speech_commands,
+    speech_commands_folds,
     tess,
     toy,
     ucf101,

@@ -16,6 +16,7 @@ Layout: ``<word>/<speaker hash>_nohash_<n>.wav``, the official ``validation_list
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,25 +58,48 @@ class Scan:
     silence: list[str] = field(default_factory=list)  # the test release's _silence_ recordings
 
 
+MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # the dataset README's constant of which_set
+
+
+def which_set(filename: str, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:
+    """The split of an utterance by the dataset's own rule (its README's ``which_set``): a hash of the
+    speaker part of the file name, so a speaker's utterances all land in one split. Returns
+    ``train``, ``valid`` or ``test``."""
+    speaker = re.sub(r"_nohash_.*$", "", Path(filename).name)
+    hashed = int(hashlib.sha1(speaker.encode()).hexdigest(), 16)
+    percentage = (hashed % (MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / MAX_NUM_WAVS_PER_CLASS)
+    if percentage < validation_percentage:
+        return "valid"
+    return "test" if percentage < validation_percentage + testing_percentage else "train"
+
+
 def _scan(corpus_dir: Path) -> Scan:
-    """Every utterance of the training release (with its lists) or of the test-set release."""
+    """Every utterance of the training release (with its lists, or without them: the hash rule), or
+    of the test-set release."""
     test_release = not (corpus_dir / "testing_list.txt").is_file() and (
         (corpus_dir / UNKNOWN).is_dir() or (corpus_dir / SILENCE).is_dir()
     )
-    if not (corpus_dir / "testing_list.txt").is_file() and not test_release:
+    words = [p for p in corpus_dir.glob("*/") if p.is_dir() and not p.name.startswith("_")]
+    if not (corpus_dir / "testing_list.txt").is_file() and not test_release and not words:
         raise DatasetError(
             f"{corpus_dir} does not look like Speech Commands: expected {LAYOUT}, or the test-set release "
             f"(<word>/, _unknown_/, _silence_/). Source: {SC_URL}"
         )
     notes, lists = [], {}
+    names = ("validation_list.txt", "testing_list.txt")
+    hashed = not test_release and not any((corpus_dir / name).is_file() for name in names)
     if test_release:
         notes.append("the test-set release: every utterance is test data (train on synthetic clips)")
-    for split, name in (("valid", "validation_list.txt"), ("test", "testing_list.txt")):
+    for split, name in zip(("valid", "test"), names, strict=True):
         path = corpus_dir / name
         if path.is_file():
             lists.update({line.strip(): split for line in path.read_text().splitlines() if line.strip()})
-        elif not test_release:
+        elif not test_release and not hashed:
             notes.append(f"{name} absent: those utterances are treated as train")
+    if hashed:
+        notes.append(
+            "no validation_list.txt/testing_list.txt: splits by the dataset's own hash rule (which_set)"
+        )
     scan = Scan([], [], notes, test_release)
     for wav in sorted(corpus_dir.glob("*/*.wav")):
         folder, relative = wav.parent.name, f"{wav.parent.name}/{wav.name}"
@@ -87,7 +111,8 @@ def _scan(corpus_dir: Path) -> Scan:
             if folder != NOISE_DIR:
                 scan.unused.append((wav, f"in {folder}/, a folder that holds no word"))
         else:
-            scan.entries.append((relative, folder, "test" if test_release else lists.get(relative, "train")))
+            split = which_set(wav.name) if hashed else lists.get(relative, "train")
+            scan.entries.append((relative, folder, "test" if test_release else split))
     if not scan.entries:
         raise DatasetError(f"{corpus_dir} holds no <word>/*.wav files")
     return scan
@@ -230,6 +255,7 @@ SPEECH_COMMANDS = register_dataset(
         LAYOUT,
         SC_URL,
         speech_template="{label}",
+        version=2,  # 2: without list files, splits by the hash rule
     )
 )
 SPEECH_COMMANDS12 = register_dataset(
@@ -243,6 +269,6 @@ SPEECH_COMMANDS12 = register_dataset(
         corpus="speech_commands",
         speech_template="{label}",
         unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
-        version=2,  # 2: each background recording feeds one split's silence
+        version=3,  # 2: each background recording feeds one split's silence; 3: the hash rule without lists
     )
 )
