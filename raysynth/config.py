@@ -297,10 +297,15 @@ class GridConfig(_Strict):
     synth_multiplier: list[float] = [0]
     strategy: list[Literal["label", "llm"]] = ["label"]
     seed: list[int] = [0]
-    fold: list[int | None] = Field([None], description="test fold, for datasets split into folds")
+    fold: list[int | None] = Field(
+        [None], description="test fold, for datasets split into folds; 0: test on every fold (synthetic only)"
+    )
     noise_source: list[Literal["none", "real", "synthetic"]] = ["none"]
     generator: list[str] | None = Field(None, description="None: generation.generator only")
     variant: list[str] | None = Field(None, description="names of generation.variants; None: no variants")
+    backbone: list[Literal["cnn", "ast", "ssast", "whisper", "clap", "speech_embedding"]] | None = Field(
+        None, description="train.backbone values as an axis; None: train.backbone only"
+    )
     train_snr_db: list[tuple[float, float]] | None = Field(
         None, description="training SNR ranges, one per value; None: noise.train_snr_db"
     )
@@ -476,6 +481,33 @@ class ExperimentSpec(_Strict):
         if sources and self.noise.directory is None:
             raise ValueError(
                 f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _backbones_on_the_axis(self) -> ExperimentSpec:
+        """Each backbone of ``grid.backbone`` checked with the train settings it runs with: the keys of
+        another backbone of the axis (``head`` beside ``cnn``) are left to it, any other key it ignores is
+        refused. The embedding cache of linear_probe is per backbone: not an axis."""
+        axis = set(self.grid.backbone or [])
+        for backbone in self.grid.backbone or []:
+            if self.train.mode == "linear_probe":
+                raise ValueError("grid.backbone with train.mode linear_probe: run one spec per backbone")
+            others = {k for b in axis - {backbone} for k in BACKBONE_KEYS[b]} - BACKBONE_KEYS[backbone]
+            given = {k: v for k, v in self.train.model_dump(exclude_defaults=True).items() if k not in others}
+            try:
+                TrainConfig(**{**given, "backbone": backbone})
+            except ValidationError as error:
+                detail = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+                raise ValueError(f"grid.backbone {backbone}: {detail}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _every_fold_only_without_real_training(self) -> ExperimentSpec:
+        if 0 in self.grid.fold and any(f > 0 for f in self.grid.real_fraction):
+            raise ValueError(
+                "grid.fold 0 tests on every fold, which leaves no real clip to train or validate on: use it with "
+                "grid.real_fraction 0 only (synthetic training), or name the folds"
             )
         return self
 

@@ -92,3 +92,42 @@ def test_without_list_files_the_full_recipe_splits_by_the_hash_rule(shared_data,
     rows = read_manifest(report.manifest, columns=["split", "audio"]).to_pylist()
     assert [r["split"] for r in rows] == [which_set(r["audio"]["path"]) for r in rows]
     assert any("hash rule" in note for note in report.notes)
+
+
+def test_a_backbone_axis_and_fold_zero_are_checked_before_any_work():
+    from raysynth.config import SpecError, parse_spec
+    from raysynth.inputs.cells import trial_cells
+
+    base = {"name": "k", "dataset": {"name": "speech_commands_mini"}}
+    spec = parse_spec({**base, "train": {"backbone": "speech_embedding", "head": "temporal"},
+                       "grid": {"backbone": ["cnn", "speech_embedding"], "real_fraction": 0.0,
+                                "synth_multiplier": 1.0, "fold": 0}})  # fmt: skip
+    assert [c["backbone"] for c in trial_cells(spec)] == ["cnn", "speech_embedding"]
+    assert "backbone" not in trial_cells(parse_spec(base))[0]  # no axis: the cells are as before
+    parse_spec(
+        {**base, "train": {"n_mels": 32}, "grid": {"backbone": ["cnn", "ast"]}}
+    )  # cnn's key, left to it
+    with pytest.raises(SpecError, match="grid.backbone cnn: train.backbone cnn ignores model_id"):
+        parse_spec(
+            {
+                **base,
+                "train": {"backbone": "whisper", "model_id": "x"},
+                "grid": {"backbone": ["cnn", "speech_embedding"]},
+            }
+        )
+    with pytest.raises(SpecError, match="grid.fold 0 tests on every fold"):
+        parse_spec({**base, "grid": {"fold": 0, "real_fraction": 0.5}})
+    with pytest.raises(SpecError, match="grid.backbone"):
+        parse_spec({**base, "grid": {"backbone": ["resnet"]}})
+
+
+def test_fold_zero_tests_every_real_clip_and_scales_synthetic_clips_as_one_fold(shared_data, tmp_path):
+    from raysynth.datasets import prepare
+    from raysynth.train.data import load_real
+
+    manifest = prepare("speech_commands_mini", shared_data, tmp_path, 16000).manifest
+    every = load_real(manifest, 0.0, 0, fold=0)
+    one = load_real(manifest, 1.0, 0, fold=1)
+    assert every.test.num_rows == 3600 and every.train.num_rows == 0 and every.valid.num_rows == 0
+    assert all(every.train_counts[c] >= one.train_counts[c] for c in one.train_counts)
+    assert max(every.train_counts.values()) < 400  # a training part's count, not the whole corpus's

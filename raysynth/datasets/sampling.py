@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -109,6 +110,18 @@ STANDARD_SPLITS = {"train", "valid", "test"}
 VALID_SUFFIX = "-valid"
 
 
+def largest_training_counts(rows: list[tuple[str, str]]) -> Counter:
+    """Per label, its clips in the largest training part over the folds of ``(split, label)`` rows (the
+    train split where there are no folds): what ``synth_multiplier`` scales, the same for every fold."""
+    splits = {split for split, _ in rows}
+    folds = [None] if splits <= STANDARD_SPLITS else sorted({s.removesuffix(VALID_SUFFIX) for s in splits})
+    counts: Counter = Counter()
+    for fold in folds:
+        train_splits, _, _ = split_roles(splits, fold)
+        counts = counts | Counter(label for split, label in rows if split in train_splits)
+    return counts
+
+
 def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], set[str], set[str]]:
     """Which manifest splits a trial trains, validates and tests on.
 
@@ -123,6 +136,8 @@ def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], set[
     ({'2', '3', '4'}, {'1'}, {'5'})
     >>> split_roles({"1", "1-valid", "2", "2-valid"}, 1)
     ({'2'}, {'2-valid'}, {'1', '1-valid'})
+
+    Fold 0 tests on every fold and trains and validates on none (synthetic-only trials).
     """
     splits = set(splits)
     if splits <= STANDARD_SPLITS:
@@ -132,6 +147,8 @@ def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], set[
             )
         return {"train"}, {"valid"}, {"test"}
     main = sorted({s.removesuffix(VALID_SUFFIX) for s in splits}, key=lambda s: int(s) if s.isdigit() else s)
+    if fold == 0:  # every fold is test data: a synthetic-only trial tests on every real clip once
+        return set(), set(), splits
     if fold is None or str(fold) not in main:
         raise ValueError(
             f"this dataset is split into folds {', '.join(main)}; fold has to be one of them, but is {fold}"

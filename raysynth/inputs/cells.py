@@ -19,7 +19,7 @@ from raysynth.config import ExperimentSpec, SpecError
 
 AXES = (
     "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "quality_filter", "noise_source",
-    "train_snr_db", "fold", "seed",
+    "train_snr_db", "backbone", "fold", "seed",
 )  # fmt: skip
 
 
@@ -35,6 +35,7 @@ def grid_axes(spec: ExperimentSpec) -> dict[str, list[Any]]:
         "quality_filter": list(grid.quality_filter),
         "noise_source": list(grid.noise_source),
         "train_snr_db": [list(r) for r in grid.train_snr_db] if grid.train_snr_db else [None],
+        "backbone": list(grid.backbone) if grid.backbone else [None],
         "fold": list(grid.fold),
         "seed": list(grid.seed),
     }
@@ -72,6 +73,8 @@ def trial_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
         cell = collapse(dict(zip(AXES, values, strict=True)))
         if cell["real_fraction"] == 0 and cell["synth_multiplier"] == 0:
             continue
+        if not spec.grid.backbone:  # no backbone axis: the trial's backbone is train.backbone (a fixed value)
+            del cell["backbone"]
         key = json.dumps(cell, sort_keys=True)
         if key not in seen:
             seen.add(key)

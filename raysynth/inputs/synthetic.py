@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from raysynth.datasets import read_manifest
-from raysynth.datasets.sampling import STANDARD_SPLITS, VALID_SUFFIX, split_roles
+from raysynth.datasets.sampling import largest_training_counts
 from raysynth.generate.plan import ClassInfo, PlanError, plan_clips
 from raysynth.generators import BACKENDS
 from raysynth.inputs.resolve import GenerationJob
@@ -22,13 +22,7 @@ def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
     """
     table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
     classes = {row["label"]: ClassInfo(row["label"], row["label_id"], row["label_text"]) for row in table}
-    splits = {row["split"] for row in table}
-    folds = [None] if splits <= STANDARD_SPLITS else sorted({s.removesuffix(VALID_SUFFIX) for s in splits})
-    train_counts: Counter[str] = Counter()
-    for fold in folds:
-        train_splits, _, _ = split_roles(splits, fold)
-        counts = Counter(row["label"] for row in table if row["split"] in train_splits)
-        train_counts = train_counts | counts
+    train_counts = largest_training_counts([(row["split"], row["label"]) for row in table])
     if not train_counts:
         train_counts = Counter(row["label"] for row in table if row["split"] == "test")
     return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)

@@ -20,7 +20,12 @@ from raysynth import storage
 from raysynth.audio import AudioDecodeError, decode_flac, fix_length
 from raysynth.datasets import DatasetError, read_manifest
 from raysynth.datasets.manifest import manifest_classes
-from raysynth.datasets.sampling import require_classes, split_roles, stratified_subset
+from raysynth.datasets.sampling import (
+    largest_training_counts,
+    require_classes,
+    split_roles,
+    stratified_subset,
+)
 from raysynth.storage import SHARD_GLOB, Location
 
 
@@ -127,7 +132,10 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
                 f"{where}: class(es) {', '.join(map(repr, absent))} have no {role} clip in splits "
                 f"{sorted(test_splits if role == 'test' else valid_splits)}; a {role} score would leave them out"
             )
-    counts = Counter(train_labels) or Counter(test.column("label").to_pylist())  # a test-only corpus
+    if fold == 0:  # every fold tested: synthetic clips scaled as for any one fold (as generated)
+        counts = largest_training_counts(list(zip(split.tolist(), labels, strict=True)))
+    else:
+        counts = Counter(train_labels) or Counter(test.column("label").to_pylist())  # a test-only corpus
     return RealData(train=subset, valid=valid, test=test, class_names=class_names, train_counts=dict(counts))
 
 

@@ -48,6 +48,8 @@ def run_trial(
         The last reported metrics.
     """
     settings = context.train
+    if config.get("backbone"):  # a grid.backbone axis (checked against the train settings in the spec)
+        settings = settings.model_copy(update={"backbone": config["backbone"]})
     seed = int(config["seed"])
     torch.manual_seed(seed)
     torch.set_num_threads(settings.num_threads)
