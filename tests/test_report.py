@@ -196,3 +196,54 @@ def test_figures_name_one_best_cell_when_cells_tie(tmp_path):
     )  # fmt: skip
     means = cell_means(df, ["real_fraction", "synth_multiplier"], "selected_test_acc")
     assert list(means.index) == [("0.5", "1.0"), ("1.0", "0.0"), ("1.0", "1.0"), ("0.5", "0.0")]
+
+
+def test_the_gallery_of_a_test_only_corpus_shows_every_class_with_real_test_clips_beside(tmp_path):
+    """Speech Commands' test-set release has no training split: the gallery once listed its classes from
+    the non-test splits only, and came out an empty table."""
+    import json
+
+    from raysynth.config import GenerationConfig
+    from raysynth.generate import ClassInfo, plan_clips
+    from raysynth.generate.engine import ShardWriter
+    from raysynth.generators import generation_recipe
+    from raysynth.report.html import audio_gallery
+    from raysynth.report.trials import INPUTS_FILE
+    from raysynth.testing.dummies import dummy_manifest
+
+    labels = ["yes", "no", "_silence_"]
+    manifest = dummy_manifest(tmp_path / "manifest.parquet", labels, {"test": 3})
+    config = GenerationConfig(generator="tts")
+    recipe = generation_recipe(config)
+    plan = plan_clips(
+        "sc",
+        [ClassInfo(w, i, w) for i, w in enumerate(labels[:2])],
+        recipe,
+        "label",
+        2,
+        0,
+        template="{label}",
+    )
+    writer = ShardWriter(config.model_dump_json(), str(tmp_path / "shards"), 16000, {})
+    writer.write(
+        plan, writer.generator.generate([r["prompt"] for r in plan], [r["seed"] for r in plan], 1.0), 0.0
+    )
+    source = {"folder": str(tmp_path / "shards"), "recipe": plan[0]["recipe"]}
+    (tmp_path / INPUTS_FILE).write_text(json.dumps({"manifest": str(manifest), "synthetic": [source]}))
+    page = audio_gallery(tmp_path)
+    for label in labels:
+        assert f"<td>{label}</td>" in page
+    assert page.count("real (test split)") == 3 * 2 and page.count("tts / label") == 2 * 2
+
+
+def test_accuracy_axes_span_zero_to_one(tmp_path):
+    """A noise-robustness figure once ran its accuracy axis from 0.548 to 0.556: a 0.8-point drop filled it."""
+    import pandas as pd
+
+    from raysynth.report.figures import line_figure
+
+    df = pd.DataFrame(
+        {"x": [1, 2, 1, 2], "series": ["a", "a", "b", "b"], "acc": [0.556, 0.550, 0.552, 0.548]}
+    )
+    fig = line_figure(df, "x", ["series"], "acc", "t", "x")
+    assert fig.axes[0].get_ylim() == (-0.02, 1.02)

@@ -50,11 +50,13 @@ def _audio_tag(data: bytes, caption: str) -> str:
     )
 
 
-def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 10) -> str:
+def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 60) -> str:
     """Synthetic clips per class for each generator × strategy, with real clips beside them.
 
-    An experiment with no synthetic data (a real-only baseline, a noise study) shows its real clips
-    alone. Data that is not where the experiment recorded it (a folder copied off the cluster
+    Every class of the real data or of the synthetic clips has a row. Its real clips come from the
+    non-test splits, or, where a class has none there (a test-only corpus, a keyword never recorded
+    for training), from the test split, captioned so. An experiment with no synthetic data (a
+    real-only baseline, a noise study) shows its real clips alone. Data that is not where the experiment recorded it (a folder copied off the cluster
     without its work dir) leaves a one-line note in place of the gallery, never an error.
     """
     inputs_file = Path(experiment_dir) / INPUTS_FILE
@@ -67,14 +69,15 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
             "(the experiment folder was moved without its work dir).</p>"
         )
     real = pds.dataset(inputs["manifest"]).to_table(columns=["label", "split", "audio"]).to_pandas()
-    real = real[real["split"] != "test"]
     synth = _synthetic_clips(inputs.get("synthetic", []))
+    labels = set(real["label"]) | (set(synth["label"]) if synth is not None else set())
     rows = ["<table class='gallery'><tr><th>class</th><th>real</th><th>synthetic</th></tr>"]
-    for label in sorted(real["label"].unique())[:max_classes]:
-        real_cells = "".join(
-            _audio_tag(r["audio"]["bytes"], "real")
-            for _, r in real[real["label"] == label].head(per_class).iterrows()
-        )
+    for label in sorted(labels)[:max_classes]:
+        mine = real[real["label"] == label]
+        heard, caption = mine[mine["split"] != "test"], "real"
+        if heard.empty:
+            heard, caption = mine[mine["split"] == "test"], "real (test split)"
+        real_cells = "".join(_audio_tag(r["audio"]["bytes"], caption) for _, r in heard.head(per_class).iterrows())
         synth_cells = (
             "".join(
                 _audio_tag(r["audio"]["bytes"], _caption(r))
@@ -85,7 +88,7 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 1
             else "no synthetic data in this experiment"
         )
         rows.append(
-            f"<tr><td>{html.escape(str(label))}</td><td>{real_cells}</td><td>{synth_cells or '—'}</td></tr>"
+            f"<tr><td>{html.escape(str(label))}</td><td>{real_cells or '—'}</td><td>{synth_cells or '—'}</td></tr>"
         )
     return "\n".join(rows) + "</table>"
 
