@@ -131,3 +131,53 @@ def test_fold_zero_tests_every_real_clip_and_scales_synthetic_clips_as_one_fold(
     assert every.test.num_rows == 3600 and every.train.num_rows == 0 and every.valid.num_rows == 0
     assert all(every.train_counts[c] >= one.train_counts[c] for c in one.train_counts)
     assert max(every.train_counts.values()) < 400  # a training part's count, not the whole corpus's
+
+
+def test_the_asr_score_hears_real_speakers_say_their_own_word(shared_data):
+    """PocketSphinx in grammar mode over the eight keywords: real recordings of a word score higher
+    on their own label than on another's, and are mostly heard as themselves."""
+    import numpy as np
+    import soundfile as sf
+
+    from raysynth.quality.asr import AsrScorer
+
+    scorer = AsrScorer(KEYWORDS)
+    own, other, heard = [], [], []
+    for k, word in enumerate(KEYWORDS):
+        for wav in sorted((shared_data / "speech_commands_mini" / word).glob("*.wav"))[:8]:
+            wave, rate = sf.read(wav, dtype="float32")
+            waves = np.pad(wave, (0, max(0, rate - wave.size)))[None]
+            score, margin = scorer.score(waves, rate, [word])
+            own.append(score[0])
+            other.append(scorer.score(waves, rate, [KEYWORDS[(k + 1) % len(KEYWORDS)]])[0][0])
+            heard.append(margin[0] > 0)
+    assert np.mean(own) > np.mean(other) + 0.4, (np.mean(own), np.mean(other))
+    assert np.mean(heard) >= 0.6, np.mean(heard)
+
+
+@pytest.mark.slow  # a generation and a scoring pass through Ray
+def test_an_asr_filter_keeps_the_clips_the_recognizer_hears_best(shared_data, ray_session, tmp_path):
+    import numpy as np
+    from test_speech import _speech_commands_like
+
+    from raysynth.config import parse_spec
+    from raysynth.inputs import ensure, resolve, trial_context
+    from raysynth.quality.scoring import load_scores
+    from raysynth.train.mixture import build_mixture
+
+    data = _speech_commands_like(shared_data, tmp_path / "data")
+    spec = parse_spec({
+        "name": "asr", "dataset": {"name": "speech_commands12"},
+        "generation": {"generator": "tts", "concurrency": 1},
+        "train": {"epochs": 1, "batch_size": 8, "synthetic_valid_per_class": 2},
+        "grid": {"real_fraction": 0.0, "synth_multiplier": 5.0, "quality_filter": ["none", "asr_top_fraction:0.5"]},
+    })  # fmt: skip
+    resolved = resolve(spec, data, tmp_path / "work")
+    ensure(resolved)
+    (job,) = resolved.score_jobs
+    assert job.kind == "asr"
+    plain, filtered = (build_mixture(c, trial_context(resolved)) for c in resolved.cells)
+    assert filtered.num_synthetic == plain.num_synthetic and filtered.quality_kept
+    kept = [i for i in filtered.train.ids if not i.startswith("silence-")]
+    everything = [i for i in plain.train.ids if not i.startswith("silence-")]
+    assert np.mean(load_scores(job.folder, kept)[0]) > np.mean(load_scores(job.folder, everything)[0])

@@ -78,6 +78,19 @@ def plan_quality(spec: ExperimentSpec, recipe, manifest: Path, work_dir: Path, j
                 folder = scores_dir(work_dir, spec.dataset.name, job.recipe_hash, key)
                 score_jobs.append(ScoreJob("teacher", folder=str(folder), teacher=plan.path, fold=plan.fold,
                                            real_fraction=plan.real_fraction, seed=plan.seed, **common))  # fmt: skip
+        if "asr" in kinds:
+            from raysynth.generators import BACKENDS, GeneratorError
+            from raysynth.quality.asr import version
+
+            if not BACKENDS[job.generator].speech:
+                raise GeneratorError(
+                    f"quality_filter asr_* hears words, but {job.generator} makes sounds: use it with a speech "
+                    f"generator (tts, piper, kokoro, flite)"
+                )
+
+            key = scorer_key("asr", None, (job.template, str(manifest), version()), None, False)
+            folder = scores_dir(work_dir, spec.dataset.name, job.recipe_hash, key)
+            score_jobs.append(ScoreJob("asr", folder=str(folder), template=job.template, **common))
         if "clap" in kinds:
             template = recipe.prompt_template
             key = scorer_key(

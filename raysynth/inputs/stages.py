@@ -17,6 +17,9 @@ from raysynth.datasets.prepare import prepare_planned
 from raysynth.generate import GenerationSummary, existing_ids, run_generation
 from raysynth.inputs.resolve import GenerationJob, Resolved
 from raysynth.inputs.synthetic import plan_job
+from raysynth.prompts.words import SILENCE, UNKNOWN
+
+NON_WORDS = (UNKNOWN, SILENCE)
 
 
 class MissingInputs(RuntimeError):
@@ -129,12 +132,16 @@ def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
         say(f"quality: teacher (fold {plan.fold}) trained on {summary['clips']} real training clips, "
             f"{summary['epochs']} epochs, training accuracy {summary['train_acc']:.3f}, "
             f"{summary['seconds']:.0f}s -> {plan.path}")  # fmt: skip
-    if any(job.kind == "clap" for job in r.score_jobs):
-        table = read_manifest(r.manifest.path, columns=["label_id", "label_text"]).to_pylist()
+    if any(job.kind in ("clap", "asr") for job in r.score_jobs):
+        table = read_manifest(r.manifest.path, columns=["label_id", "label", "label_text"]).to_pylist()
         texts = dict(sorted({(row["label_id"], row["label_text"]) for row in table}))
+        labels = {row["label_id"]: row["label"] for row in table}
     for job in r.score_jobs:
         if job.kind == "clap":
             job = replace(job, prompts=tuple(job.template.format(label=texts[i]) for i in sorted(texts)))
+        if job.kind == "asr":  # the task's words: every class's text, the non-word classes left out
+            words = [job.template.format(label=texts[i]) for i in sorted(texts) if labels[i] not in NON_WORDS]
+            job = replace(job, prompts=tuple(words))
         start = time.perf_counter()
         count = run_scoring(job, r.quality.concurrency, r.quality.batch_size, r.quality.num_gpus)
         if count:

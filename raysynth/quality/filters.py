@@ -2,8 +2,10 @@
 
 Values: ``none`` (the paper: every clip), ``<score>_threshold:<t>`` (clips scoring at least t) and
 ``<score>_top_fraction:<f>`` (the best f of each class's candidates), with ``<score>`` one of
-``clap`` (text-audio similarity to the clip's label prompt) and ``teacher`` (the probability a
-classifier trained on the real training split gives the clip's own label).
+``clap`` (text-audio similarity to the clip's label prompt), ``teacher`` (the probability a
+classifier trained on the real training split gives the clip's own label) and ``asr`` (speech
+backends: the posterior with which a speech recognizer hears the clip's own words,
+:mod:`raysynth.quality.asr`).
 
 A filtered trial still trains on ``synth_multiplier`` x n clips per class: it draws them from a
 larger candidate pool (the first clips by index), which the generation stage makes in advance:
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCORES = ("clap", "teacher")
+SCORES = ("clap", "teacher", "asr")
 # The largest candidate pool a filter may ask for, as a factor of the clips a trial keeps: a top
 # fraction of at least 1/MAX_POOL_FACTOR, and quality.oversample up to it.
 MAX_POOL_FACTOR = 100

@@ -35,12 +35,13 @@ class ScoreJob:
     """One recipe's shards scored by one scorer.
 
     Attributes:
-        kind: ``teacher`` or ``clap``.
+        kind: ``teacher``, ``clap`` or ``asr``.
         shards: the recipe's shard folder (local or s3://); ``recipe`` its hash.
         folder: the side table.
         teacher: the teacher checkpoint (kind ``teacher``); ``fold`` the test fold it was trained for.
-        template: the label-guided prompt template (kind ``clap``); ``prompts`` its prompts by label
-            id, formatted by the quality stage from the manifest's classes.
+        template: the label-guided prompt template (kind ``clap``; for ``asr`` the words the speech
+            backend says); ``prompts`` its prompts by label id, formatted by the quality stage from the
+            manifest's classes (``asr``: the task's words, the non-word classes left out).
         clap_model_id, tiny: the CLAP model (kind ``clap``).
         sample_rate, num_samples: the clips' rate and length.
     """
@@ -147,12 +148,20 @@ class ClipScorer:
             from raysynth.quality.teacher import Teacher
 
             self.teacher = Teacher.load(self.job.teacher)
+        elif self.job.kind == "asr":
+            from raysynth.quality.asr import AsrScorer
+
+            self.asr = AsrScorer(list(self.job.prompts))
         else:
             from raysynth.quality.clap import ClapScorer
 
             self.clap = ClapScorer.build(self.job.clap_model_id, self.job.tiny)
 
-    def score(self, waves: np.ndarray, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(
+        self, waves: np.ndarray, label_ids: np.ndarray, texts: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.job.kind == "asr":
+            return self.asr.score(waves, self.job.sample_rate, texts)
         if self.job.kind == "clap":
             return self.clap.score(waves, self.job.sample_rate, label_ids, list(self.job.prompts))
         from raysynth.quality.filters import own_and_margin
@@ -168,14 +177,14 @@ class ClipScorer:
         for file, ids_json in zip(batch["file"], batch["ids"], strict=True):
             wanted = json.loads(str(ids_json))
             rows = storage.dataset([str(file)]).to_table(
-                columns=["id", "label", "label_id", "audio"], filter=pds.field("id").isin(wanted)
+                columns=["id", "label", "label_id", "prompt", "audio"], filter=pds.field("id").isin(wanted)
             )
             n = self.job.num_samples
             waves = np.stack(
                 [fix_length(decode_flac(a["bytes"])[0], n) for a in rows.column("audio").to_pylist()]
             )
             label_ids = rows.column("label_id").to_numpy().astype(np.int64)
-            score, margin = self.score(waves, label_ids)
+            score, margin = self.score(waves, label_ids, rows.column("prompt").to_pylist())
             ids = rows.column("id").to_pylist()
             table = pa.table({"id": ids, "label": rows.column("label").to_pylist(), "score": score,
                               "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip

@@ -77,7 +77,9 @@ def audio_gallery(experiment_dir: Path, per_class: int = 2, max_classes: int = 6
         heard, caption = mine[mine["split"] != "test"], "real"
         if heard.empty:
             heard, caption = mine[mine["split"] == "test"], "real (test split)"
-        real_cells = "".join(_audio_tag(r["audio"]["bytes"], caption) for _, r in heard.head(per_class).iterrows())
+        real_cells = "".join(
+            _audio_tag(r["audio"]["bytes"], caption) for _, r in heard.head(per_class).iterrows()
+        )
         synth_cells = (
             "".join(
                 _audio_tag(r["audio"]["bytes"], _caption(r))
