@@ -24,7 +24,7 @@ from raysynth.train.mixture import Mixture, build_mixture
 from raysynth.train.models import build_classifier
 from raysynth.train.noise import mix_at_snr, noisy_test_sets, training_noise, training_snr
 from raysynth.train.probe import run_linear_probe
-from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_epochs
+from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_passes
 
 
 def run_trial(
@@ -78,8 +78,9 @@ def run_trial(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
-    steps_per_epoch = math.ceil(len(targets) / settings.batch_size)
-    epochs = trial_epochs(settings, steps_per_epoch)
+    batches = math.ceil(len(targets) / settings.batch_size)
+    passes = trial_passes(settings, batches)  # more than one where train.min_steps asks for it
+    steps_per_epoch, epochs = batches * passes, settings.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.learning_rate, total_steps=epochs * steps_per_epoch
     )
@@ -102,10 +103,11 @@ def run_trial(
     metrics: dict[str, Any] = {}
     for epoch in range(first_epoch, epochs + 1):
         model.train()
-        order = torch.randperm(len(targets), generator=generator)
         total = 0.0
-        for i in range(0, len(order), settings.batch_size):
-            batch = order[i : i + settings.batch_size]
+        orders = [torch.randperm(len(targets), generator=generator) for _ in range(passes)]
+        batches_of_epoch = [order[i : i + settings.batch_size] for order in orders
+                            for i in range(0, len(order), settings.batch_size)]  # fmt: skip
+        for step, batch in enumerate(batches_of_epoch):
             inputs, batch_waves = feats["train"][batch], mixture.train.waves[batch.numpy()]
             if settings.speed_perturb is not None:
                 speeds = draw_speeds(len(batch), *settings.speed_perturb, rng)
@@ -123,9 +125,7 @@ def run_trial(
                 inputs = frequency_warp(inputs, rng.uniform(*settings.freq_warp, len(batch)))
             loss = loss_fn(model(model.augment(inputs)), targets[batch])
             if not torch.isfinite(loss):
-                raise NaNLossError(
-                    f"loss became {loss.item()} at epoch {epoch}, step {i // settings.batch_size}"
-                )
+                raise NaNLossError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -133,7 +133,7 @@ def run_trial(
             total += loss.item() * len(batch)
         predictions = {key: predict(model, f) for key, f in feats.items() if key != "train"}
         metrics = selection.step(
-            epoch, total / len(targets), predictions, mixture, time.perf_counter() - start
+            epoch, total / (passes * len(targets)), predictions, mixture, time.perf_counter() - start
         )
         metrics["steps"] = epoch * steps_per_epoch  # optimiser steps so far: budgets compare on these
         state = {

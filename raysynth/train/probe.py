@@ -13,7 +13,7 @@ from torch import nn
 from raysynth.train.context import TrialContext
 from raysynth.train.mixture import Mixture
 from raysynth.train.noise import noisy_test_sets
-from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_epochs
+from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_passes
 
 
 def _embeddings(context: TrialContext, mixture: Mixture, model: nn.Module) -> dict[Any, torch.Tensor]:
@@ -48,15 +48,17 @@ def run_linear_probe(
     targets = torch.from_numpy(mixture.train.labels)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    steps_per_epoch = math.ceil(len(targets) / settings.batch_size)
-    epochs = trial_epochs(settings, steps_per_epoch)
+    batches = math.ceil(len(targets) / settings.batch_size)
+    passes = trial_passes(settings, batches)
+    steps_per_epoch, epochs = batches * passes, settings.epochs
     selection, metrics = Selection(epochs=epochs), {}
     for epoch in range(1, epochs + 1):
         head.train()
-        order = torch.randperm(len(targets), generator=generator)
+        orders = [torch.randperm(len(targets), generator=generator) for _ in range(passes)]
         total = 0.0
-        for i in range(0, len(order), settings.batch_size):
-            batch = order[i : i + settings.batch_size]
+        for batch in [
+            o[i : i + settings.batch_size] for o in orders for i in range(0, len(o), settings.batch_size)
+        ]:
             loss = nn.functional.cross_entropy(head(embedded["train"][batch]), targets[batch])
             if not torch.isfinite(loss):
                 raise NaNLossError(f"loss became {loss.item()} at epoch {epoch}")
@@ -66,7 +68,7 @@ def run_linear_probe(
             total += loss.item() * len(batch)
         predictions = {key: predict(head, value) for key, value in embedded.items() if key != "train"}
         metrics = selection.step(
-            epoch, total / len(targets), predictions, mixture, time.perf_counter() - start
+            epoch, total / (passes * len(targets)), predictions, mixture, time.perf_counter() - start
         )
         metrics["steps"] = epoch * steps_per_epoch
         report(metrics, None)
