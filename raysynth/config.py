@@ -235,6 +235,15 @@ class TrainConfig(_Strict):
     )
 
     @model_validator(mode="after")
+    def _frozen_heads(self) -> TrainConfig:
+        if self.backbone == "speech_embedding" and self.mode == "linear_probe" and self.head == "temporal":
+            raise ValueError(
+                "train.mode linear_probe caches pooled embeddings, but the temporal head trains over the frames: "
+                "use head linear with linear_probe, or mode finetune (the speech embedding stays frozen)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _keys_the_backbone_reads(self) -> TrainConfig:
         # A key counts as given when it differs from its default (so a serialised config round-trips).
         ignored = sorted(

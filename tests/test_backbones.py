@@ -33,6 +33,10 @@ def test_backbone_contract(backbone):
     np.testing.assert_allclose(
         model.embed(features[:1]).detach(), embeddings[:1].detach(), rtol=1e-4, atol=1e-5
     )
+    # A clip's features never depend on the clips beside it (the speech embedding's mel model scales its
+    # dB to the largest value of its whole input: run on a batch, it once made every clip depend on the rest).
+    loud = WAVES * np.array([[1.0], [8.0], [0.2]], dtype=np.float32)
+    np.testing.assert_allclose(model.features(loud)[:1], model.features(loud[:1]), rtol=1e-4, atol=1e-4)
 
 
 def to_ssast_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

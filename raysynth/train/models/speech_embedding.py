@@ -63,7 +63,13 @@ class SpeechEmbedder:
         padded[:, offset : offset + waves.shape[1]] = waves * 32767.0  # the model reads 16-bit scale
         out = []
         for start in range(0, len(padded), batch_size):
-            mel = self.mel.run(None, {"input": padded[start : start + batch_size]})[0][:, 0] / 10.0 + 2.0
+            # One clip per call of the mel model: its dB scale is relative to the largest value of the
+            # whole input, so a batch would make each clip's features depend on the others (measured).
+            part = padded[start : start + batch_size]
+            mel = (
+                np.concatenate([self.mel.run(None, {"input": clip[None]})[0][:, 0] for clip in part]) / 10.0
+                + 2.0
+            )
             starts = range(0, mel.shape[1] - WINDOW + 1, STRIDE)
             windows = np.stack([mel[:, s : s + WINDOW] for s in starts], axis=1)  # (b, n, 76, 32)
             flat = windows.reshape(-1, WINDOW, mel.shape[2], 1).astype(np.float32)
