@@ -25,8 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raysynth.generators.base import GeneratorError, register_generator
-from raysynth.generators.speech import SpeechBackend, scaled
+from raysynth.generators.base import GeneratorError
+from raysynth.generators.speech import (
+    SpeechBackend,
+    check_names,
+    check_ranges,
+    fixed_model,
+    register_speech,
+    scaled,
+)
 
 if TYPE_CHECKING:
     from raysynth.config import GenerationConfig
@@ -65,17 +72,8 @@ def _version(program: str) -> str:
 def check_settings(config: GenerationConfig) -> None:
     """The program must be there, and the voices and ranges ones flite has, before any actor starts."""
     _program()
-    unknown = sorted(set(config.voices or []) - set(VOICE_F0))
-    if unknown:
-        raise GeneratorError(
-            f"generation.voices {unknown} are not flite voices of raysynth; it has {list(VOICE_F0)}"
-        )
-    for key, (low, high) in ENGINE_RANGES.items():
-        value = getattr(config, key)
-        if value is not None and (value[0] < low or value[1] > high):
-            raise GeneratorError(
-                f"generation.{key} {[float(v) for v in value]} is outside [{low}, {high}] for flite"
-            )
+    check_names(config.voices, list(VOICE_F0), "voices", "flite voices of raysynth")
+    check_ranges(config, ENGINE_RANGES, "flite")
 
 
 class FliteGenerator(SpeechBackend):
@@ -102,11 +100,7 @@ class FliteGenerator(SpeechBackend):
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> FliteGenerator:
-        if config.model_id not in (None, DEFAULT_MODEL_ID):
-            raise GeneratorError(
-                f"flite is the flite program on this machine ({DEFAULT_MODEL_ID}); generation.model_id "
-                f"'{config.model_id}' cannot choose another: leave it unset"
-            )
+        fixed_model(config, "flite", DEFAULT_MODEL_ID, "the flite program on this machine")
         return cls({key: getattr(config, key) for key in SETTINGS})
 
     def clip_params(self, prompt: str, seed: int) -> dict[str, Any]:
@@ -155,15 +149,11 @@ class FliteGenerator(SpeechBackend):
         return {**params, "duration_stretch": round(scaled(params["duration_stretch"], 1.0 / factor), 4)}
 
 
-register_generator(
+register_speech(
     "flite",
-    default_model_id=DEFAULT_MODEL_ID,
-    tiny_model_id=DEFAULT_MODEL_ID,  # flite is small and real: tests use it as it is
-    max_duration_s=30.0,
-    batch_size=64,
+    FliteGenerator.from_config,
+    DEFAULT_MODEL_ID,
     settings=SETTINGS,
-    num_gpus=0.0,
-    speech=True,
     check=check_settings,
     licences=LICENCES,
-)(FliteGenerator.from_config)
+)

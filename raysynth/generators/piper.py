@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raysynth.generators.base import GeneratorError, register_generator
-from raysynth.generators.speech import SpeechBackend, scaled
+from raysynth.generators.base import GeneratorError
+from raysynth.generators.speech import SpeechBackend, check_ranges, register_speech, scaled
 
 if TYPE_CHECKING:
     from raysynth.config import GenerationConfig
@@ -89,12 +89,7 @@ def voice_files(model_id: str | None) -> tuple[Path, Path]:
 
 def check_settings(config: GenerationConfig) -> None:
     """Ranges outside what the voice can use are refused, and the voice must be there, before any actor."""
-    for key, (low, high) in ENGINE_RANGES.items():
-        value = getattr(config, key)
-        if value is not None and (value[0] < low or value[1] > high):
-            raise GeneratorError(
-                f"generation.{key} {[float(v) for v in value]} is outside what a Piper voice takes ([{low}, {high}])"
-            )
+    check_ranges(config, ENGINE_RANGES, "a Piper voice")
     voice_files(config.model_id)
 
 
@@ -251,15 +246,11 @@ class PiperGenerator(SpeechBackend):
         return {**params, "length_scale": round(scaled(params["length_scale"], 1.0 / factor), 4)}
 
 
-register_generator(
+register_speech(
     "piper",
-    default_model_id=DEFAULT_MODEL_ID,
-    tiny_model_id=DEFAULT_MODEL_ID,  # the shipped voice is small and real: tests use it as it is
-    max_duration_s=30.0,
-    batch_size=64,
+    PiperGenerator.from_config,
+    DEFAULT_MODEL_ID,
     settings=SETTINGS,
-    num_gpus=0.0,
-    speech=True,
     check=check_settings,
     licences=LICENCES,
-)(PiperGenerator.from_config)
+)

@@ -125,6 +125,50 @@ class SpeechBackend:
         return self.truncation == "redraw" and self.clip_record(prompt, seed).get("cut_s", 0) > 0
 
 
+def check_ranges(config: Any, ranges: dict[str, tuple[float, float | None]], engine: str) -> None:
+    """Refuse a configured ``(low, high)`` range outside what ``engine`` uses (``None``: no upper end)."""
+    from raysynth.generators.base import GeneratorError
+
+    for key, (low, high) in ranges.items():
+        value = getattr(config, key)
+        if value is not None and (value[0] < low or (high is not None and value[1] > high)):
+            accepted = f"[{low}, {high}]" if high is not None else f">= {low}"
+            raise GeneratorError(
+                f"generation.{key} {[float(v) for v in value]} is outside what {engine} uses ({accepted})"
+            )
+
+
+def check_names(given: list[str] | None, known: list[str], key: str, what: str) -> None:
+    """Refuse names (voices, variants) the engine does not have, listing the ones it has."""
+    from raysynth.generators.base import GeneratorError
+
+    unknown = sorted(set(given or []) - set(known))
+    if unknown:
+        raise GeneratorError(f"generation.{key} {unknown} are not {what}; it has {list(known)}")
+
+
+def fixed_model(config: Any, name: str, model_id: str, what: str) -> None:
+    """An engine whose model cannot be chosen refuses a ``generation.model_id`` other than its own."""
+    from raysynth.generators.base import GeneratorError
+
+    if config.model_id not in (None, model_id):
+        raise GeneratorError(
+            f"{name} is {what} ({model_id}); generation.model_id '{config.model_id}' cannot choose another "
+            f"model: leave it unset"
+        )
+
+
+def register_speech(name: str, factory, model_id: str, **info) -> None:
+    """Register a speech backend: a CPU engine (no GPU), its real model small enough for the tests to
+    use as it is (its tiny id is its own), clips up to 30 s."""
+    from raysynth.generators.base import register_generator
+
+    defaults = dict(max_duration_s=30.0, batch_size=64, num_gpus=0.0, speech=True)
+    register_generator(name, default_model_id=model_id, tiny_model_id=model_id, **{**defaults, **info})(
+        factory
+    )
+
+
 def scaled(value: float, factor: float, integer: bool = False) -> float:
     """``value`` times ``factor``, rounded up to an integer when the engine takes integers."""
     return int(math.ceil(value * factor)) if integer else float(value * factor)

@@ -28,8 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raysynth.generators.base import GeneratorError, register_generator
-from raysynth.generators.speech import SpeechBackend, scaled
+from raysynth.generators.base import GeneratorError
+from raysynth.generators.speech import (
+    SpeechBackend,
+    check_names,
+    check_ranges,
+    fixed_model,
+    register_speech,
+    scaled,
+)
 
 if TYPE_CHECKING:
     from raysynth.config import GenerationConfig
@@ -88,14 +95,7 @@ ENGINE_RANGES = {"rate_wpm": (80, None), "pitch": (0, 99), "pitch_range": (0, 99
 def check_settings(config: GenerationConfig) -> None:
     """Voices and variants the library does not ship, and prosody ranges it would clamp, are refused
     before any actor starts (an actor would fail on its first clip, or store values it never used)."""
-    for key, (low, high) in ENGINE_RANGES.items():
-        value = getattr(config, key)
-        if value is not None and (value[0] < low or (high is not None and value[1] > high)):
-            accepted = f"[{low}, {high}]" if high is not None else f">= {low}"
-            raise GeneratorError(
-                f"generation.{key} {[float(v) for v in value]} is outside what eSpeak NG uses ({accepted}); "
-                f"it would clamp the values and store ones it never used"
-            )
+    check_ranges(config, ENGINE_RANGES, "eSpeak NG (it would clamp the values and store ones it never used)")
     voices = shipped_voices()
     unknown = [v for v in config.voices or [] if v.lower() not in voices]
     if unknown:
@@ -104,12 +104,7 @@ def check_settings(config: GenerationConfig) -> None:
             f"generation.voices {unknown} are not eSpeak NG voices; its English ones are {english} "
             f"({len(voices)} voices in all)"
         )
-    variants = shipped_variants()
-    unknown = sorted(set(config.voice_variants or []) - set(variants))
-    if unknown:
-        raise GeneratorError(
-            f"generation.voice_variants {unknown} are not eSpeak NG variants; it has {variants}"
-        )
+    check_names(config.voice_variants, shipped_variants(), "voice_variants", "eSpeak NG variants")
 
 
 class EspeakWorker:
@@ -174,11 +169,7 @@ class EspeakGenerator(SpeechBackend):
         self.settings = {**SETTINGS, **{k: v for k, v in settings.items() if v is not None}}
         variants = self.settings["voice_variants"]
         available = shipped_variants()
-        unknown = sorted(set(variants or []) - set(available))
-        if unknown:
-            raise GeneratorError(
-                f"generation.voice_variants {unknown} are not eSpeak NG variants; it has {available}"
-            )
+        check_names(variants, available, "voice_variants", "eSpeak NG variants")
         self.variants = list(variants) if variants is not None else available
         self.worker = EspeakWorker()
         self.sample_rate = self.worker.sample_rate
@@ -187,11 +178,7 @@ class EspeakGenerator(SpeechBackend):
 
     @classmethod
     def from_config(cls, config: GenerationConfig) -> EspeakGenerator:
-        if config.model_id not in (None, DEFAULT_MODEL_ID):
-            raise GeneratorError(
-                f"tts is eSpeak NG from espeakng-loader ({DEFAULT_MODEL_ID}); generation.model_id "
-                f"'{config.model_id}' cannot choose another model: leave it unset"
-            )
+        fixed_model(config, "tts", DEFAULT_MODEL_ID, "eSpeak NG from espeakng-loader")
         return cls({key: getattr(config, key) for key in SETTINGS})
 
     def clip_params(self, prompt: str, seed: int) -> dict[str, Any]:
@@ -221,18 +208,14 @@ class EspeakGenerator(SpeechBackend):
         return {**params, "rate": scaled(params["rate"], factor, integer=True)}
 
 
-register_generator(
+register_speech(
     "tts",
-    default_model_id=DEFAULT_MODEL_ID,
-    tiny_model_id=DEFAULT_MODEL_ID,  # eSpeak NG is small and real: tests use it as it is
-    max_duration_s=30.0,
-    batch_size=64,
+    EspeakGenerator.from_config,
+    DEFAULT_MODEL_ID,
     settings=SETTINGS,
-    num_gpus=0.0,
-    speech=True,
     check=check_settings,
     licences={
         "engine": "eSpeak NG (GPL-3.0-or-later), from espeakng-loader",
         "voice": "eSpeak NG voice data (GPL-3.0-or-later)",
     },
-)(EspeakGenerator.from_config)
+)
