@@ -125,6 +125,7 @@ def test_pretrained_trial_modes(context, mode):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # 40-60 s: in the slow step of .ci/run, which CI always runs
 def test_embedding_cache_through_ray_matches_in_trial_embeddings(ray_session, tmp_path):
     import soundfile as sf
 

@@ -62,6 +62,7 @@ def test_a_failing_batch_stops_with_one_clear_error_and_a_rerun_completes(ray_se
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # 40-60 s: in the slow step of .ci/run, which CI always runs
 def test_two_runs_of_one_plan_at_once_leave_no_duplicate_and_no_torn_shard(ray_session, tmp_path):
     """Both runs plan the same ids; shards are named by their content, so the two writers of a batch
     write one file (an atomic rename over an identical one)."""

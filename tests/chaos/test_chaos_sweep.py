@@ -39,6 +39,7 @@ def test_a_hundred_trial_sweep_accounts_for_every_trial(ray_session, tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # 40-60 s: in the slow step of .ci/run, which CI always runs
 def test_a_failing_trial_is_retried_as_max_failures_says_then_reported_as_errored(tmp_path):
     """A sweep in its own process (so its Ray workers see $RAYSYNTH_CHAOS): the trial of seed 1
     raises at every attempt; with max_failures 1 it runs twice, then the sweep ends, exit 1, with
