@@ -168,6 +168,12 @@ def bench_lm(name: str, make, args, half: str) -> None:
         best = max(speeds, key=speeds.get)
         print(f"  {name} {dtype} fast: best batch {best}, {speeds[best]:.2f} clips/s "
               f"({speeds[best] / speeds[min(speeds)]:.1f}x batch {min(speeds)})", flush=True)  # fmt: skip
+        if args.compile:  # a figure "with CUDA graphs" says whether inductor captured them
+            from raysynth.generators import lm_compile
+
+            print(f"  {name} {dtype} compile: CUDA-graph captures skipped so far: {lm_compile.cudagraph_skips} "
+                  f"({'captured' if lm_compile.cudagraph_skips == 0 else 'NOT all captured: the figure is without them'})",
+                  flush=True)  # fmt: skip
         reference = make(dtype, False)
         # The reference is slow: fp32 at batch 1 and the best batch, half precision at the best only.
         for batch in sorted({min(speeds), best}) if dtype == "fp32" else [best]:

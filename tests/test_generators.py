@@ -1,3 +1,4 @@
+import functools
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,9 @@ class GeneratorContract:
 
     config: GenerationConfig
     expected_rate: int
-    prompts = ["dog bark sound", "rain sound", "church bell sound"]
+    # Of three text lengths, one long: a backend that pads a call's prompts to the longest must
+    # keep each clip as it is alone (a real T5 or CLAP tokenizer pads; see the padded AudioGen).
+    prompts = ["dog bark sound", "rain", "a church bell rings twice far away over the quiet town square"]
     seeds = [11, 22, 33]
     duration = 0.5
 
@@ -70,6 +73,39 @@ class GeneratorContract:
 class TestAudioGenContract(GeneratorContract):
     config = GenerationConfig(generator="audiogen", tiny=True, top_k=50)
     expected_rate = 16000
+
+
+class TestAudioGenPaddedContract(GeneratorContract):
+    """The tiny AudioGen with a text conditioner that pads a call's prompts to the longest, as T5 does
+    (the lookup one never pads): the contract must hold on real checkpoints' conditioning too."""
+
+    config = GenerationConfig(generator="audiogen", tiny=True, top_k=50)
+    expected_rate = 16000
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def generator(cls):
+        from raysynth.generators.audiogen import AudioGenGenerator
+        from raysynth.testing.conditioners import with_padding_conditioner
+
+        return AudioGenGenerator(with_padding_conditioner(build_tiny_audiogen(seed=0)), top_k=50)
+
+
+@pytest.mark.parametrize("fast_decode", [True, False], ids=["fast", "reference"])
+def test_audiogen_clip_does_not_depend_on_how_long_its_batch_mates_are(fast_decode):
+    """The issue's case: "dog bark sound" alone, beside a short prompt and beside a 10-word one, in
+    both decoding loops. The padded positions of a longer batch-mate must take no attention."""
+    from raysynth.generators.audiogen import AudioGenGenerator
+    from raysynth.testing.conditioners import with_padding_conditioner
+
+    generator = AudioGenGenerator(
+        with_padding_conditioner(build_tiny_audiogen(seed=4)), 30, fast_decode=fast_decode
+    )
+    long = "a long prompt of ten words about a dog that barks"
+    alone = generator.generate(["dog bark sound"], [5], 1.0)[0]
+    for mate in ("rain sound", long):
+        beside = generator.generate(["dog bark sound", mate], [5, 6], 1.0)[0]
+        np.testing.assert_allclose(beside, alone, atol=1e-4, err_msg=f"beside {mate!r}")
 
 
 class TestAudioLDM2Contract(GeneratorContract):
@@ -277,11 +313,50 @@ def test_bad_clips_are_regenerated_with_new_seeds_then_counted():
 
 def test_out_of_memory_batch_is_split_and_retried():
     writer = writer_with(ScriptedGenerator(max_batch=2))
+    writer.config = writer.config.model_copy(update={"num_gpus": 0})  # on a GPU batches are pinned (below)
     waves = writer.generate_split_on_oom(["p"] * 8, list(range(8)))
     assert len(waves) == 8 and writer.oom_splits == 3
     assert writer.generator.calls == [8, 4, 2, 2, 4, 2, 2]
     with pytest.raises(Exception, match="out of memory"):
         writer_with(ScriptedGenerator(max_batch=0)).generate_split_on_oom(["p"] * 2, [0, 1])
+
+
+def test_on_a_gpu_a_batch_is_part_of_its_clips_recipe_and_is_never_split():
+    """cuBLAS and SDPA pick kernels by shape, so in half precision a clip may change with its batch:
+    on a GPU the batch size is in the recipe, each clip's id names its batch-mates, and an
+    out-of-memory batch stops the run with what to do, where a split would store other audio."""
+    from raysynth.generate.plan import pin_batches
+    from raysynth.generators import generation_recipe
+
+    gpu = [GenerationConfig(generator="audiogen", batch_size=b, num_gpus=1) for b in (4, 8)]
+    cpu = [GenerationConfig(generator="audiogen", batch_size=b, num_gpus=0) for b in (4, 8)]
+    assert (
+        generation_recipe(gpu[0]) != generation_recipe(gpu[1])
+        and generation_recipe(gpu[0])["gpu_batch_size"] == 4
+    )
+    assert generation_recipe(cpu[0]) == generation_recipe(
+        cpu[1]
+    ) and "gpu_batch_size" not in generation_recipe(cpu[0])
+    assert "gpu_batch_size" not in generation_recipe(
+        GenerationConfig(generator="tts", num_gpus=1)
+    )  # a CPU engine
+
+    rows = [{"id": f"c{i}", "prompt": f"p{i}", "seed": i} for i in range(6)]
+    pinned = pin_batches(rows, 4)
+    assert [r["id"] for r in pin_batches(rows, 4)] == [r["id"] for r in pinned]
+    assert len({r["id"] for r in pinned} | {r["id"] for r in rows}) == 12
+    other_mate = pin_batches([*rows[:3], {**rows[3], "prompt": "another"}, *rows[4:]], 4)
+    assert all(a["id"] != b["id"] for a, b in zip(pinned[:4], other_mate[:4], strict=True))
+    assert [r["id"] for r in other_mate[4:]] == [r["id"] for r in pinned[4:]]
+    assert [r["id"] for r in pin_batches(rows, 3)][:3] != [r["id"] for r in pinned][:3]
+
+    writer = writer_with(ScriptedGenerator(max_batch=2))
+    writer.config = writer.config.model_copy(update={"num_gpus": 1, "batch_size": 8})
+    with pytest.raises(
+        GeneratorError, match=r"out of memory at a batch of 8 on a GPU.*lower generation.batch_size"
+    ):
+        writer.generate_split_on_oom(["p"] * 8, list(range(8)))
+    assert writer.generator.calls == [8] and writer.oom_splits == 0
 
 
 def test_tiny_weights_are_seeded():
@@ -391,6 +466,48 @@ def test_audiogen_fast_decode_gives_the_reference_tokens(lm):
         fast = lm_decode.fast_generate(model.lm, None, attributes, **kwargs)
     assert reference.shape == (3, 4, 40) and torch.equal(reference, fast)
     assert len(set(reference[:, 0].flatten().tolist())) > 5  # sampled, not a constant
+
+
+def test_compiled_fast_step_mutates_only_static_inputs_and_gives_the_same_tokens():
+    """generation.compile: inductor skips CUDA graphs for a mutated graph input whose address is not
+    static, and the step writes its key/value caches every step. Proven on CPU: no such input is
+    left, the compiled workspace (compiled once, refilled in place) gives the eager loop's tokens,
+    call after call, with other prompts of the same shape."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    from raysynth.generators import lm_compile, lm_decode
+    from raysynth.generators.audiogen import build_tiny_audiogen, per_clip_sampling
+
+    model = build_tiny_audiogen(seed=1)
+    assert lm_compile.unstatic_mutations(model.lm) == []
+    counter = CompileCounterWithBackend("aot_eager")
+    kwargs = {"max_gen_len": 20, "use_sampling": True, "top_k": 30, "cfg_coef": 3.0}
+    for prompts, seeds in (
+        (["a dog barks", "rain"], [1, 2]),
+        (["wind", "a bell"], [3, 4]),
+        (["wind", "a bell"], [5, 6]),
+    ):
+        attributes, _ = model._prepare_tokens_and_attributes(prompts, None)
+        with torch.inference_mode(), per_clip_sampling(seeds, "cpu"):
+            eager = lm_decode.fast_generate(model.lm, None, attributes, **kwargs)
+        with torch.inference_mode(), per_clip_sampling(seeds, "cpu"):
+            compiler = functools.partial(lm_compile.compiled_step, backend=counter)
+            compiled = lm_decode.fast_generate(model.lm, None, attributes, compiler=compiler, **kwargs)
+        assert torch.equal(eager, compiled), prompts
+    assert counter.frame_count == 1  # one compile for the shape, reused by every later call
+
+
+def test_the_unpatched_cache_would_have_stopped_cuda_graphs():
+    """The check can fail: the same step with caches that are not marked static has mutated inputs."""
+    from unittest import mock
+
+    from raysynth.generators import lm_compile
+    from raysynth.generators.audiogen import build_tiny_audiogen
+
+    with mock.patch.object(torch._dynamo, "mark_static_address", lambda tensor, **kw: None):
+        assert (
+            len(lm_compile.unstatic_mutations(build_tiny_audiogen(seed=1).lm)) == 4
+        )  # 2 layers x keys, values
 
 
 def test_audiogen_generator_uses_the_fast_loop_and_falls_back_with_a_reason(caplog):

@@ -58,6 +58,23 @@ def clip_id(recipe: str, prompt: str, label: str, split: str, index: int, seed: 
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def pin_batches(rows: list[dict], batch_size: int) -> list[dict]:
+    """``rows`` with each id naming the batch it is generated in (the plan cut into ``batch_size``
+    rows, as :func:`raysynth.generate.engine.chunk_plan` cuts it): each batch-mate's prompt and seed.
+
+    On a GPU a clip may change with its batch (:func:`raysynth.generators.pins_batches`), so two
+    runs that batch a clip differently must never share its id; a clip in the same batch, of the
+    same recipe, keeps it, and a resumed run still finds it.
+    """
+    pinned = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        mates = hashlib.sha256(json.dumps([[r["prompt"], r["seed"]] for r in batch]).encode()).hexdigest()
+        for row in batch:
+            pinned.append({**row, "id": hashlib.sha256(f"{row['id']}|{mates}".encode()).hexdigest()[:24]})
+    return pinned
+
+
 def shard_dir(store: Location, dataset: str, generator: str, strategy: str, recipe: str) -> Location:
     """``<store>/<dataset>/<generator>/<strategy>/<recipe>``: the shards of one recipe (local or s3://)."""
     return join(store, dataset, generator, strategy, recipe)

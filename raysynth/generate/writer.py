@@ -22,6 +22,13 @@ from raysynth.generate.plan import attempt_seed
 from raysynth.schemas import SYNTH_SHARD_SCHEMA, class_names_of, with_hf_features
 
 
+def device_name() -> str:
+    """``cpu``, or the CUDA device this actor holds (``NVIDIA H100 80GB HBM3``)."""
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
 class ShardWriter:
     """Ray Data callable class: one generator per actor, one shard per input chunk."""
 
@@ -39,7 +46,8 @@ class ShardWriter:
         self.generator = build_generator(self.config)
         self.out_dir = out_dir
         self.sample_rate = sample_rate
-        self.provenance = provenance
+        # The device the clips were made on: on a GPU its type is part of what fixes their numbers.
+        self.provenance = {**provenance, "device": device_name()}
         self.class_names = class_names or []
         self.oom_splits = 0
 
@@ -70,12 +78,24 @@ class ShardWriter:
         return out
 
     def generate_split_on_oom(self, prompts: list[str], seeds: list[int]) -> list[np.ndarray]:
-        """Generate a batch; on out-of-memory, free the cache and retry each half, down to single clips."""
+        """Generate a batch; on out-of-memory, free the cache and retry each half, down to single clips.
+
+        Not on a GPU, where a clip's id names its batch (:func:`raysynth.generators.pins_batches`):
+        halves would store other audio under those ids, so the run stops and says what to change.
+        """
         import torch
+
+        from raysynth.generators import GeneratorError, pins_batches
 
         try:
             return self.generator.generate(prompts, seeds, self.config.duration_s)
         except torch.OutOfMemoryError:
+            if pins_batches(self.config):
+                raise GeneratorError(
+                    f"{self.config.generator} ran out of memory at a batch of {len(prompts)} on a GPU; its clips "
+                    f"are named by their batch there (half precision changes with the batch), so it is not split: "
+                    f"lower generation.batch_size (a new recipe) or use a GPU with more memory"
+                ) from None
             if len(prompts) == 1:
                 raise
             if torch.cuda.is_available():

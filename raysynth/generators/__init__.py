@@ -13,6 +13,7 @@ from raysynth.generators.base import (
     effective_config,
     engines_of,
     generation_recipe,
+    pins_batches,
     resolve_model_id,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "effective_config",
     "engines_of",
     "generation_recipe",
+    "pins_batches",
     "resolve_model_id",
 ]

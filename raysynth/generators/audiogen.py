@@ -221,7 +221,12 @@ class AudioGenGenerator:
                 log.warning("audiogen: fast decoding does not support %s; using audiocraft's loop", reason)
                 self.decoding = f"reference ({reason})"
             else:
-                model.lm.generate = functools.partial(lm_decode.fast_generate, model.lm, compile_step=compile)
+                compiler = None
+                if compile and model.device.type == "cuda":  # CUDA graphs; on CPU there is nothing to gain
+                    from raysynth.generators.lm_compile import compiled_step
+
+                    compiler = compiled_step
+                model.lm.generate = functools.partial(lm_decode.fast_generate, model.lm, compiler=compiler)
                 self.decoding = "fast"
 
     @classmethod
@@ -241,12 +246,33 @@ class AudioGenGenerator:
         if not 0 < duration_s <= self.model.max_duration:
             raise ValueError(f"duration_s has to be in (0, {self.model.max_duration}], but is {duration_s}")
         self.model.set_generation_params(duration=duration_s, top_k=self.top_k, cfg_coef=self.guidance)
-        torch.manual_seed(seeds[0])
-        with torch.inference_mode(), per_clip_sampling(seeds, self.model.device):
-            wav = self.model.generate(prompts, progress=False)
-        # The LM works in whole codec frames; pad or crop to the exact requested length.
+        # The fast loop masks each prompt's text padding itself; audiocraft's loop lets padding take
+        # attention, so it gets only prompts of one text length per call (nothing padded).
+        groups = [list(range(len(prompts)))] if self.decoding == "fast" else self.unpadded_groups(prompts)
         num_samples = int(round(duration_s * self.sample_rate))
-        return [fix_length(clip[0].float().cpu().numpy(), num_samples) for clip in wav]
+        clips: list[np.ndarray | None] = [None] * len(prompts)
+        for group in groups:
+            group_seeds = [seeds[i] for i in group]
+            torch.manual_seed(group_seeds[0])
+            with torch.inference_mode(), per_clip_sampling(group_seeds, self.model.device):
+                wav = self.model.generate([prompts[i] for i in group], progress=False)
+            # The LM works in whole codec frames; pad or crop to the exact requested length.
+            for i, clip in zip(group, wav, strict=True):
+                clips[i] = fix_length(clip[0].float().cpu().numpy(), num_samples)
+        return clips  # type: ignore[return-value]
+
+    def unpadded_groups(self, prompts: list[str]) -> list[list[int]]:
+        """The prompts' positions grouped by the length of their text conditions (the tokens each
+        condition's mask keeps), so no call pads a prompt to a longer batch-mate."""
+        lm = self.model.lm
+        attributes, _ = self.model._prepare_tokens_and_attributes(prompts, None)
+        with torch.inference_mode():
+            tensors = lm.condition_provider(lm.condition_provider.tokenize(attributes))
+        lengths = torch.stack([mask.sum(dim=1) for _, mask in tensors.values()], dim=1).tolist()
+        groups: dict[tuple, list[int]] = {}
+        for i, key in enumerate(lengths):
+            groups.setdefault(tuple(key), []).append(i)
+        return list(groups.values())
 
 
 register_generator(
@@ -257,6 +283,9 @@ register_generator(
     batch_size=32,
     settings={"dtype": "fp32", "guidance": 3.0, "top_k": 250},
     execution={"fast_decode": True, "compile": False},
+    # Text padding never takes attention (a clip no longer depends on its batch-mates' lengths):
+    # clips made before this fix sound otherwise, so they have another recipe.
+    revision={"text_padding": "unattended"},
     licences={
         "engine": "AudioCraft (MIT code)",
         "voice": "facebook/audiogen-medium weights: CC-BY-NC-4.0 (its model card)",

@@ -60,6 +60,9 @@ class Backend:
         check: checks of its settings that need no model (voices it has), run before any actor.
         licences: the licences of its engine and of its default model or voices (``engine``,
             ``voice``), recorded in every shard's provenance and listed by the report.
+        revision: facts of the backend's own code that change its audio (a fix that changes
+            clips adds or bumps one), part of every recipe, so clips made before a fix are
+            never mistaken for clips made after it.
     """
 
     factory: GeneratorFactory
@@ -74,6 +77,7 @@ class Backend:
     speech: bool = False
     check: Callable[[GenerationConfig], None] | None = None
     licences: dict[str, str] = field(default_factory=dict)
+    revision: dict[str, Any] = field(default_factory=dict)
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -145,11 +149,26 @@ def effective_config(config: GenerationConfig) -> GenerationConfig:
     return config.model_copy(update=update)
 
 
+def pins_batches(config: GenerationConfig) -> bool:
+    """Whether a clip of ``config`` depends on its batch: a torch backend whose actors hold a GPU.
+
+    On CPU in fp32 every backend's clip is the one it makes alone, whatever its batch (the
+    contract tests prove it to 1e-4). On a GPU it is not promised: cuBLAS and SDPA choose kernels
+    by shape, and in fp16 or bf16 a clip's numbers move with its batch size and batch-mates, enough
+    to flip a sampled token. There the batch is part of what names a clip.
+    """
+    backend = check_generator_name(config.generator)
+    num_gpus = backend.num_gpus if config.num_gpus is None else config.num_gpus
+    return backend.num_gpus > 0 and num_gpus > 0
+
+
 def generation_recipe(config: GenerationConfig) -> dict[str, Any]:
     """Everything in ``config`` that changes a clip's audio: the backend, its model and its settings.
 
-    Batch size, GPUs and retries are left out (a clip is the same whichever batch or actor makes
-    it); the tiny models' weight seed is kept in (their weights are drawn from it).
+    On CPU the batch size, GPUs and retries are left out (a clip is the same whichever batch or
+    actor makes it). On a GPU (:func:`pins_batches`) the batch size is kept in, and each clip's id
+    also names its batch-mates (:func:`raysynth.generate.plan.pin_batches`). The tiny models'
+    weight seed is kept in (their weights are drawn from it), and so is the backend's revision.
     """
     config = effective_config(config)
     backend = BACKENDS[config.generator]
@@ -158,7 +177,10 @@ def generation_recipe(config: GenerationConfig) -> dict[str, Any]:
         "model_id": resolve_model_id(config),
         "duration_s": config.duration_s,
         **{key: getattr(config, key) for key in sorted(backend.settings)},
+        **backend.revision,
     }
+    if pins_batches(config):
+        recipe["gpu_batch_size"] = config.batch_size
     if config.tiny:
         recipe["tiny_weights_seed"] = config.seed
     return json.loads(json.dumps(recipe))  # tuples as lists: the same recipe whatever its origin

@@ -15,8 +15,17 @@ about a millisecond of GPU work (see ``bench/gpu_generation.py``).
   kernels on a GPU, in the model's dtype);
 - classifier-free guidance as one forward over the conditional and unconditional halves, as
   audiocraft does;
+- cross-attention that never looks at a text condition's padding: a batch's prompts are padded
+  to the longest (T5), and audiocraft's loop lets the padded positions take attention weight, so
+  its clips depend on their batch-mates. Here each row attends to exactly the positions it has
+  when it is generated alone (its conditional and its unconditional half alike);
 - on CUDA and when asked (``generation.compile``), the step compiled with
   ``torch.compile(mode="reduce-overhead")`` (CUDA graphs); off by default, unproven on a GPU.
+  Inductor skips CUDA graphs for a graph input that the step mutates unless its address is
+  static, and the caches are mutated every step (``index_copy_``). So a compiled step runs in a
+  workspace kept for its shape: caches, condition and mask buffers allocated once, marked with
+  ``torch._dynamo.mark_static_address`` and refilled in place each call, so the compiled step
+  (and its graphs) is reused, never recompiled for new tensors (``raysynth/generators/lm_compile.py``).
 
 Sampling is audiocraft's own (``utils.sample_top_k``, ``utils.multinomial``), so per-clip seeded
 sampling (:func:`raysynth.generators.audiogen.per_clip_sampling`) draws the same numbers, and in
@@ -47,6 +56,8 @@ def unsupported(lm: Any, **params: Any) -> str | None:
         )
     if transformer.positional_embedding != "sin" or transformer.rope is not None:
         return f"positional embedding {transformer.positional_embedding!r} (only 'sin')"
+    if lm.fuser.cross_attention_pos_emb and list(lm.fuser.cond2fuse.values()).count("cross") > 1:
+        return "positional embeddings over several cross-attention conditions"
     if transformer.checkpointing != "none":
         return "activation checkpointing"
     for layer in transformer.layers:
@@ -69,6 +80,28 @@ class _Layer:
     values: torch.Tensor
     cross_keys: torch.Tensor  # [N, H, L, D] the condition, computed once
     cross_values: torch.Tensor
+    cross_mask: torch.Tensor | None = None  # [N, 1, 1, L] the positions each row has alone
+
+
+def cross_key_mask(lm: Any, condition_tensors: dict, batch: int) -> torch.Tensor | None:
+    """``[2B, 1, 1, L]``: the cross-attention positions each row of a guided batch has when its
+    prompt is generated alone; ``None`` when nothing is padded.
+
+    The fuser concatenates the ``cross`` conditions in order and drops their masks. Alone, a
+    prompt's call pads to its own length (its unconditional half, all zeros, has that length too),
+    so row b, conditional or not, keeps the positions its conditional mask marks. An empty prompt
+    (a mask of zeros) keeps its one position, the end token it has alone.
+    """
+    masks = [
+        mask[:batch] for name, (_, mask) in condition_tensors.items() if lm.fuser.cond2fuse[name] == "cross"
+    ]
+    if not masks:
+        return None
+    keep = torch.cat(masks, dim=1).bool()
+    keep[~keep.any(dim=1), 0] = True
+    if bool(keep.all()):
+        return None
+    return torch.cat([keep, keep], dim=0)[:, None, None, :]
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -76,7 +109,7 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(n, t, heads, c // heads).transpose(1, 2)
 
 
-def _prepare(lm: Any, cross_src: torch.Tensor, length: int) -> list[_Layer]:
+def _prepare(lm: Any, cross_src: torch.Tensor, length: int, cross_mask: torch.Tensor | None) -> list[_Layer]:
     layers = []
     n = cross_src.shape[0]
     for layer in lm.transformer.layers:
@@ -90,7 +123,7 @@ def _prepare(lm: Any, cross_src: torch.Tensor, length: int) -> list[_Layer]:
         shape = (n, heads, length, dim // heads)
         dtype = cross_keys.dtype
         empty = torch.zeros(shape, dtype=dtype, device=cross_src.device)
-        layers.append(_Layer(empty, empty.clone(), cross_keys, cross_values))
+        layers.append(_Layer(empty, empty.clone(), cross_keys, cross_values, cross_mask))
     return layers
 
 
@@ -118,7 +151,7 @@ def _cross_attention(layer: Any, h: torch.Tensor, cache: _Layer) -> torch.Tensor
     dim = attention.embed_dim
     bias = None if attention.in_proj_bias is None else attention.in_proj_bias[:dim]
     q = _heads(F.linear(h, attention.in_proj_weight[:dim], bias), attention.num_heads)
-    x = _attend(q, cache.cross_keys, cache.cross_values, None, attention.attention_as_float32)
+    x = _attend(q, cache.cross_keys, cache.cross_values, cache.cross_mask, attention.attention_as_float32)
     return attention.out_proj(x.transpose(1, 2).reshape(h.shape))
 
 
@@ -181,11 +214,12 @@ def fast_generate(
     remove_prompts: bool = False,
     check: bool = False,
     callback=None,
-    compile_step: bool = False,
+    compiler: Any = None,
 ) -> torch.Tensor:
     """``LMModel.generate`` for text-conditioned generation without an audio prompt, via the fast loop.
 
-    Takes ``LMModel.generate``'s arguments and returns the same ``[B, K, T]`` codes.
+    Takes ``LMModel.generate``'s arguments and returns the same ``[B, K, T]`` codes. ``compiler``
+    (``lm_compile.compiled_step``, its backend bound) makes the step compiled, in place of the eager one.
     """
     from audiocraft.modules.conditioners import ClassifierFreeGuidanceDropout
     from audiocraft.utils import utils as ac_utils
@@ -210,10 +244,11 @@ def fast_generate(
     codes = torch.full((batch, codebooks, max_gen_len), unknown, dtype=torch.long, device=device)
     sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
     steps = sequence.shape[-1]
-    layers = _prepare(lm, cross_src, steps)
-    step = _make_step(lm, layers, cfg_coef, batch)
-    if compile_step and device.type == "cuda":  # opt-in: the captured step is unproven on a GPU
-        step = torch.compile(step, mode="reduce-overhead", dynamic=False)
+    cross_mask = cross_key_mask(lm, condition_tensors, batch)
+    if compiler is not None:  # opt-in: the captured step is unproven on a GPU
+        step = compiler(lm, cross_src, steps, cross_mask, cfg_coef, batch)
+    else:
+        step = _make_step(lm, _prepare(lm, cross_src, steps, cross_mask), cfg_coef, batch)
     for offset in range(1, steps):
         position = torch.tensor([offset - 1], device=device)
         logits = step(sequence[..., offset - 1 : offset], position).float()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from raysynth.datasets import read_manifest
 from raysynth.datasets.sampling import largest_training_counts
-from raysynth.generate.plan import ClassInfo, PlanError, plan_clips
+from raysynth.generate.plan import ClassInfo, PlanError, pin_batches, plan_clips
 from raysynth.generators import BACKENDS
 from raysynth.inputs.resolve import GenerationJob
 
@@ -101,4 +101,6 @@ def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
         rows += plan_clips(counts=counts if counts is not None else job.per_class, **common)
         if job.valid_per_class:
             rows += plan_clips(counts=job.valid_per_class, split="valid", **common)
+    if "gpu_batch_size" in job.recipe:  # on a GPU a clip's batch-mates are part of its id
+        rows = pin_batches(rows, job.recipe["gpu_batch_size"])
     return rows
