@@ -201,6 +201,31 @@ BACKBONE_KEYS = {
 }
 
 
+class ReverbConfig(_Strict):
+    """Room reverberation of training clips (``raysynth/train/rooms.py``): a bank of seeded shoebox
+    rooms per trial, simulated with pyroomacoustics, one drawn per reverberated clip."""
+
+    probability: float = Field(0.5, ge=0, le=1, description="chance that a training clip is reverberated")
+    rt60: tuple[float, float] = Field((0.2, 0.8), description="reverberation times drawn, seconds")
+    size_min: tuple[float, float, float] = Field((3.0, 3.0, 2.4), description="smallest room, metres")
+    size_max: tuple[float, float, float] = Field((10.0, 8.0, 4.0), description="largest room, metres")
+    rooms: int = Field(64, ge=1, le=4096, description="rooms simulated per trial")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ReverbConfig:
+        low, high = self.rt60
+        if not 0.05 <= low <= high <= 3.0:
+            raise ValueError(
+                f"train.reverb.rt60 has to be [low, high] with 0.05 <= low <= high <= 3 s, but is {list(self.rt60)}"
+            )
+        if not all(1.0 <= a <= b <= 50.0 for a, b in zip(self.size_min, self.size_max, strict=True)):
+            raise ValueError(
+                f"train.reverb.size_min and size_max have to be rooms of 1-50 m with min <= max on each side, "
+                f"but are {list(self.size_min)} and {list(self.size_max)}"
+            )
+        return self
+
+
 class TrainConfig(_Strict):
     backbone: Literal["cnn", "ast", "ssast", "whisper", "clap", "speech_embedding"] = "cnn"
     mode: Literal["finetune", "linear_probe"] = "finetune"
@@ -233,6 +258,19 @@ class TrainConfig(_Strict):
     freq_warp: tuple[float, float] | None = Field(
         None, description="cnn: log-mel frequency warp factors drawn per training clip (VTLP-like); None: off"
     )
+    reverb: ReverbConfig | None = Field(
+        None,
+        description="room reverberation of training clips before noise (pyroomacoustics rooms); None: off",
+    )
+
+    @model_validator(mode="after")
+    def _reverb_needs_waves(self) -> TrainConfig:
+        if self.reverb is not None and self.mode == "linear_probe":
+            raise ValueError(
+                "train.reverb reverberates training clips, but train.mode linear_probe trains on cached clean "
+                "embeddings: use mode finetune (a frozen speech_embedding stays frozen there)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _frozen_heads(self) -> TrainConfig:
@@ -397,6 +435,13 @@ class QualityConfig(_Strict):
     measure: bool = Field(
         False,
         description="each trial with synthetic clips reports FAD and diversity against the real training split",
+    )
+    speakers: bool = Field(
+        False, description="each trial with synthetic clips reports their speaker diversity and the real clips' "
+        "(resemblyzer voice vectors: mean cosine distance, effective number of voices)",
+    )  # fmt: skip
+    speaker_clips: int = Field(
+        100, ge=2, le=100_000, description="clips per set the speaker encoder sees (seeded sample)"
     )
     embedding: Literal["teacher", "clap", "ast", "whisper"] = Field(
         "teacher", description="the embedding of FAD and diversity (teacher: its penultimate layer)"

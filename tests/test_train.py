@@ -196,3 +196,29 @@ def test_trial_with_real_noise_reports_snr_metrics(context, tmp_path):
     )  # fmt: skip
     assert resumed["train_loss"] == pytest.approx(last["train_loss"], rel=1e-6)
     assert resumed["test_acc@5dB"] == last["test_acc@5dB"]
+
+
+def test_trial_with_rooms_trains_differently_and_deterministically(context):
+    from raysynth.config import ReverbConfig
+
+    reverb = dataclasses.replace(
+        context, train=context.train.model_copy(update={"reverb": ReverbConfig(probability=1.0, rooms=4)})
+    )
+    dry = run_trial(config(1.0, 1), context, lambda m, s: None)
+    wet = run_trial(config(1.0, 1), reverb, lambda m, s: None)
+    again = run_trial(config(1.0, 1), reverb, lambda m, s: None)
+    assert wet["train_loss"] != pytest.approx(dry["train_loss"], rel=1e-6)
+    assert again["train_loss"] == pytest.approx(wet["train_loss"], rel=1e-6)
+
+
+def test_trial_reports_speaker_diversity_and_is_unchanged_by_it(context):
+    from raysynth.config import QualityConfig
+
+    plain = run_trial(config(1.0, 1), context, lambda m, s: None)
+    measured = dataclasses.replace(context, quality=QualityConfig(speakers=True, speaker_clips=8))
+    reports = []
+    run_trial(config(1.0, 1), measured, lambda m, s: reports.append(m))
+    last = reports[-1]
+    assert last["speaker_clips"] == 8 and last["effective_voices"] >= 1.0 and last["real_speaker_source"] == "train"
+    assert 1.0 <= last["real_effective_voices"] <= 8.0 and "fad" not in last
+    assert last["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-6)

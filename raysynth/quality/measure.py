@@ -47,23 +47,49 @@ def measure_quality(config: dict[str, Any], context, mixture) -> dict[str, Any]:
     It runs on a fork of torch's random state: building the embedding model draws random
     weights, and a measure must not change the trial it measures.
     """
-    if not context.quality.measure or mixture.num_synthetic == 0:
+    quality = context.quality
+    if not (quality.measure or quality.speakers) or mixture.num_synthetic == 0:
         return {}
     import torch
 
     with torch.random.fork_rng():
-        return _measure(config, context, mixture)
+        reference = _real_reference(config, context)
+        measures = (
+            _measure(config, context, mixture, reference) if quality.measure and len(reference) >= 2 else {}
+        )
+        if quality.speakers:
+            measures |= _speakers(config, context, mixture, reference)
+        return measures
 
 
-def _measure(config: dict[str, Any], context, mixture) -> dict[str, Any]:
+def _real_reference(config: dict[str, Any], context):
     from raysynth.train.data import decode_rows, load_real, noise_sources, without_sources
 
     real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
     train, _ = without_sources(real.train, noise_sources(context.noise_manifest)["test"])  # no test noise
     num_samples = int(round(context.sample_rate * context.clip_seconds))
-    reference = decode_rows(train, num_samples, context.sample_rate, source=context.manifest)
-    if len(reference) < 2:
-        return {}  # a test-only corpus has no real training split to compare with
+    return decode_rows(train, num_samples, context.sample_rate, source=context.manifest)
+
+
+def _speakers(config: dict[str, Any], context, mixture, reference) -> dict[str, Any]:
+    """Speaker diversity (resemblyzer) of the synthetic training clips and of the real ones: the
+    real training split, or, for a test-only corpus (no real training clip), the test recordings.
+    A descriptive number: nothing is selected on it."""
+    from raysynth.quality.speakers import speaker_diversity
+
+    count, seed = context.quality.speaker_clips, int(config["seed"])
+    synthetic = speaker_diversity(mixture.train.waves[mixture.num_real :], context.sample_rate, count, seed)
+    real_source = "train" if len(reference) >= 2 else "test"
+    real_waves = reference.waves if real_source == "train" else mixture.test.waves
+    real = speaker_diversity(real_waves, context.sample_rate, count, seed) if len(real_waves) >= 2 else {}
+    return {
+        **synthetic,
+        **{f"real_{key}": value for key, value in real.items()},
+        "real_speaker_source": real_source if real else None,
+    }
+
+
+def _measure(config: dict[str, Any], context, mixture, reference) -> dict[str, Any]:
     synthetic_waves = mixture.train.waves[mixture.num_real :]
     synthetic_labels = mixture.train.labels[mixture.num_real :]
     embed = embedder(context, config.get("fold"))

@@ -73,6 +73,25 @@ def fad_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.concat([labels, table.reset_index(drop=True)], axis=1)
 
 
+SPEAKER_COLUMNS = ("effective_voices", "speaker_distance", "real_effective_voices", "real_speaker_distance")
+
+
+def speaker_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per cell with speaker measures (``quality.speakers``): the synthetic clips' effective number of
+    voices and mean voice distance, the real clips', and ``metric``; means over the cell's trials, with n."""
+    done = _completed(df)
+    if "effective_voices" not in done or done["effective_voices"].notna().sum() == 0:
+        return pd.DataFrame()
+    done = done.dropna(subset=["effective_voices"])
+    axes = varying(done) or ["cells"]
+    done = done if axes != ["cells"] else done.assign(cells="all")
+    grouped = done.groupby(done[axes].map(axis_text).apply(tuple, axis=1))
+    table = grouped[[c for c in (*SPEAKER_COLUMNS, metric) if c in done]].mean()
+    table["n"] = grouped.size()
+    labels = pd.DataFrame([list(k) for k in table.index], columns=axes)
+    return pd.concat([labels, table.reset_index(drop=True)], axis=1)
+
+
 def fad_correlation(cells: pd.DataFrame, metric: str) -> tuple[float | None, int, str]:
     """Spearman's rho of cell FAD against cell ``metric`` (lower FAD should mean higher accuracy, so a
     useful FAD has a negative rho), with n and one sentence."""
@@ -175,5 +194,16 @@ def quality_section(df: pd.DataFrame, metric: str, out: Path, say: Callable[[str
         cells.to_csv(out / "quality_fad.csv", index=False)
         tables["Does FAD predict usefulness?"] = (
             cells.to_html(index=False, float_format="%.3f") + f"<p>{html.escape(sentence)}</p>"
+        )
+    speakers = speaker_cells(df, metric)
+    if not speakers.empty:
+        source = df["real_speaker_source"].dropna().unique() if "real_speaker_source" in df else []
+        line = ("speaker diversity (resemblyzer voice vectors): effective number of voices (Vendi score) and mean "
+                f"cosine distance, synthetic training clips and real ({', '.join(source) or 'none'}) clips")  # fmt: skip
+        say(f"\n{line}\n")
+        say(markdown(speakers))
+        speakers.to_csv(out / "quality_speakers.csv", index=False)
+        tables["Speaker diversity beside accuracy"] = (
+            speakers.to_html(index=False, float_format="%.3f") + f"<p>{html.escape(line)}</p>"
         )
     return tables

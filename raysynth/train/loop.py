@@ -24,6 +24,7 @@ from raysynth.train.mixture import Mixture, build_mixture
 from raysynth.train.models import build_classifier
 from raysynth.train.noise import mix_at_snr, noisy_test_sets, training_noise, training_snr
 from raysynth.train.probe import run_linear_probe
+from raysynth.train.rooms import simulate_rooms
 from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_passes
 
 
@@ -98,6 +99,12 @@ def run_trial(
         first_epoch = resume["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
     low, high = training_snr(config, context)
+    rooms = None
+    if settings.reverb is not None:  # the trial's rooms, drawn from its seed
+        reverb = settings.reverb
+        rooms = simulate_rooms(
+            reverb.rooms, context.sample_rate, seed, reverb.rt60, reverb.size_min, reverb.size_max
+        )
 
     # 4. Epochs: train, evaluate on valid and test, keep the test metrics of the best valid epoch.
     metrics: dict[str, Any] = {}
@@ -113,6 +120,13 @@ def run_trial(
                 speeds = draw_speeds(len(batch), *settings.speed_perturb, rng)
                 batch_waves = speed_perturb(batch_waves, context.sample_rate, speeds)
                 inputs = normalise(model.features(batch_waves))
+            if rooms is not None:  # reverberation before noise: the noise is not in the room
+                wet = rng.random(len(batch)) < settings.reverb.probability
+                if wet.any():
+                    batch_waves = batch_waves.copy()
+                    batch_waves[wet] = rooms.apply(batch_waves[wet], rng)
+                    inputs = inputs.clone()
+                    inputs[torch.from_numpy(wet)] = normalise(model.features(batch_waves[wet]))
             if train_bank is not None:
                 noisy_rows = torch.from_numpy(rng.random(len(batch)) < context.noise.train_probability)
                 if bool(noisy_rows.any()):
