@@ -356,6 +356,10 @@ class GridConfig(_Strict):
     train_snr_db: list[tuple[float, float]] | None = Field(
         None, description="training SNR ranges, one per value; None: noise.train_snr_db"
     )
+    reverb: list[float] | None = Field(
+        None, description="train.reverb.probability values as an axis (0: no rooms; the rooms' ranges from "
+        "train.reverb); None: train.reverb only",
+    )  # fmt: skip
     quality_filter: list[str] = Field(
         ["none"], description="none, <score>_threshold:<t> or <score>_top_fraction:<f>; scores: clap, teacher"
     )
@@ -535,6 +539,18 @@ class ExperimentSpec(_Strict):
         if sources and self.noise.directory is None:
             raise ValueError(
                 f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reverb_on_the_axis(self) -> ExperimentSpec:
+        for value in self.grid.reverb or []:
+            if not 0 <= value <= 1:
+                raise ValueError(f"each grid.reverb value is a probability in [0, 1], but one is {value}")
+        if any(self.grid.reverb or []) and self.train.mode == "linear_probe":
+            raise ValueError(
+                "grid.reverb reverberates training clips, but train.mode linear_probe trains on cached clean "
+                "embeddings: use mode finetune"
             )
         return self
 

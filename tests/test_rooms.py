@@ -55,3 +55,18 @@ def test_impossible_rooms_and_bad_ranges_are_refused():
         ReverbConfig(size_min=(5, 5, 5), size_max=(4, 6, 6))
     with pytest.raises(ValidationError, match="linear_probe trains on cached clean"):
         TrainConfig(mode="linear_probe", reverb={})
+
+
+def test_the_reverb_axis_makes_cells_and_is_checked():
+    from raysynth.config import SpecError, parse_spec
+    from raysynth.inputs.cells import trial_cells
+
+    base = {"name": "r", "dataset": {"name": "toy"}, "generation": {"generator": "tts"},
+            "grid": {"real_fraction": 1.0, "synth_multiplier": 0}}  # fmt: skip
+    assert "reverb" not in trial_cells(parse_spec(base))[0]
+    cells = trial_cells(parse_spec({**base, "grid": {**base["grid"], "reverb": [0.0, 0.5]}}))
+    assert [c["reverb"] for c in cells] == [0.0, 0.5]
+    with pytest.raises(SpecError, match="grid.reverb value is a probability"):
+        parse_spec({**base, "grid": {**base["grid"], "reverb": [1.5]}})
+    with pytest.raises(SpecError, match="grid.reverb reverberates training clips"):
+        parse_spec({**base, "train": {"mode": "linear_probe"}, "grid": {**base["grid"], "reverb": [0.5]}})

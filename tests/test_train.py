@@ -219,6 +219,27 @@ def test_trial_reports_speaker_diversity_and_is_unchanged_by_it(context):
     reports = []
     run_trial(config(1.0, 1), measured, lambda m, s: reports.append(m))
     last = reports[-1]
-    assert last["speaker_clips"] == 8 and last["effective_voices"] >= 1.0 and last["real_speaker_source"] == "train"
+    assert (
+        last["speaker_clips"] == 8
+        and last["effective_voices"] >= 1.0
+        and last["real_speaker_source"] == "train"
+    )
     assert 1.0 <= last["real_effective_voices"] <= 8.0 and "fad" not in last
     assert last["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-6)
+
+
+def test_the_reverb_axis_is_train_reverb_with_its_probability(context):
+    from raysynth.config import ReverbConfig
+
+    rooms = ReverbConfig(probability=1.0, rooms=4)
+    given = dataclasses.replace(context, train=context.train.model_copy(update={"reverb": rooms}))
+    on_axis = dataclasses.replace(
+        context,
+        train=context.train.model_copy(update={"reverb": rooms.model_copy(update={"probability": 0.2})}),
+    )
+    by_setting = run_trial(config(1.0, 1), given, lambda m, s: None)
+    by_axis = run_trial({**config(1.0, 1), "reverb": 1.0}, on_axis, lambda m, s: None)
+    off = run_trial({**config(1.0, 1), "reverb": 0.0}, given, lambda m, s: None)
+    plain = run_trial(config(1.0, 1), context, lambda m, s: None)
+    assert by_axis["train_loss"] == pytest.approx(by_setting["train_loss"], rel=1e-6)
+    assert off["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-6)

@@ -19,7 +19,7 @@ from raysynth.config import ExperimentSpec, SpecError
 
 AXES = (
     "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "quality_filter", "noise_source",
-    "train_snr_db", "backbone", "fold", "seed",
+    "train_snr_db", "reverb", "backbone", "fold", "seed",
 )  # fmt: skip
 
 
@@ -35,6 +35,7 @@ def grid_axes(spec: ExperimentSpec) -> dict[str, list[Any]]:
         "quality_filter": list(grid.quality_filter),
         "noise_source": list(grid.noise_source),
         "train_snr_db": [list(r) for r in grid.train_snr_db] if grid.train_snr_db else [None],
+        "reverb": list(grid.reverb) if grid.reverb else [None],
         "backbone": list(grid.backbone) if grid.backbone else [None],
         "fold": list(grid.fold),
         "seed": list(grid.seed),
@@ -75,6 +76,8 @@ def trial_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
             continue
         if not spec.grid.backbone:  # no backbone axis: the trial's backbone is train.backbone (a fixed value)
             del cell["backbone"]
+        if not spec.grid.reverb:  # no reverb axis: train.reverb, as given
+            del cell["reverb"]
         key = json.dumps(cell, sort_keys=True)
         if key not in seen:
             seen.add(key)

@@ -19,11 +19,11 @@ import pandas as pd
 
 AXES = (
     "dataset", "generator", "variant", "backbone", "real_fraction", "synth_multiplier", "strategy", "seed",
-    "fold", "noise_source", "train_snr_db", "quality_filter",
+    "fold", "noise_source", "train_snr_db", "reverb", "quality_filter",
 )  # fmt: skip
 AXIS_DEFAULTS = {
     "strategy": "label", "fold": None, "noise_source": "none", "variant": None, "train_snr_db": None,
-    "quality_filter": "none",
+    "quality_filter": "none", "reverb": None,
 }  # fmt: skip
 INPUTS_FILE = "raysynth_inputs.json"
 # Per-class results (dicts by class name), flattened into ``<prefix>/<class>`` columns.
@@ -176,6 +176,9 @@ def _not_run(root: Path, seen: list[dict]) -> list[dict]:
     fixed = {
         "dataset": spec.get("dataset", {}).get("name"),
         "backbone": spec.get("train", {}).get("backbone"),
+        "reverb": (spec.get("train", {}).get("reverb") or {}).get(
+            "probability", 0.0
+        ),  # as param_space fixes it
     }
     missing = []
     for cell in record.get("cells", []):

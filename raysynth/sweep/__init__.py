@@ -53,7 +53,12 @@ def param_space(r: Resolved) -> dict[str, Any]:
     values; for a search, a choice of cell (by index) and the ranges it samples."""
     from ray import tune
 
-    fixed = {"dataset": r.dataset, "backbone": r.train.backbone}
+    # The reverb probability of train.reverb (0: none), so every record has the axis; a grid.reverb cell's wins.
+    fixed = {
+        "dataset": r.dataset,
+        "backbone": r.train.backbone,
+        "reverb": r.train.reverb.probability if r.train.reverb else 0.0,
+    }
     search = r.spec.get("search", {})
     if search.get("algorithm", "grid") == "grid":
         return {"cell": tune.grid_search(list(r.cells)), **fixed}

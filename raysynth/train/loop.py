@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysynth.config import ReverbConfig
 from raysynth.quality.measure import measure_quality
 from raysynth.train.augment import draw_speeds, frequency_warp, speed_perturb
 from raysynth.train.context import TrialContext
@@ -51,6 +52,10 @@ def run_trial(
     settings = context.train
     if config.get("backbone"):  # a grid.backbone axis (checked against the train settings in the spec)
         settings = settings.model_copy(update={"backbone": config["backbone"]})
+    if config.get("reverb") is not None:  # a grid.reverb axis: the probability, the rooms of train.reverb
+        probability = float(config["reverb"])
+        rooms_of = (settings.reverb or ReverbConfig()).model_copy(update={"probability": probability})
+        settings = settings.model_copy(update={"reverb": rooms_of if probability > 0 else None})
     seed = int(config["seed"])
     torch.manual_seed(seed)
     torch.set_num_threads(settings.num_threads)
