@@ -447,9 +447,10 @@ class QualityConfig(_Strict):
     speaker_clips: int = Field(
         100, ge=2, le=100_000, description="clips per set the speaker encoder sees (seeded sample)"
     )
-    embedding: Literal["teacher", "clap", "ast", "whisper"] = Field(
-        "teacher", description="the embedding of FAD and diversity (teacher: its penultimate layer)"
-    )
+    embedding: Literal["teacher", "clap", "ast", "whisper", "speech_embedding"] = Field(
+        "teacher", description="the embedding of FAD and diversity (teacher: its penultimate layer; "
+        "speech_embedding: mean and max of the frozen speech embedding's frames)",
+    )  # fmt: skip
     model_id: str | None = Field(None, description="clap/ast/whisper embedding: hub id or local path")
     clap_model_id: str | None = Field(None, description="the CLAP model of the clap score; None: the default")
     tiny: bool = Field(False, description="random-weight toy CLAP and embedding models built offline (tests)")

@@ -470,7 +470,7 @@ def test_the_run_summary_table_averages_over_folds_and_shows_the_filter():
     )
 
 
-@pytest.mark.parametrize("embedding", ["clap", "ast", "whisper"])
+@pytest.mark.parametrize("embedding", ["clap", "ast", "whisper", "speech_embedding"])
 def test_every_fad_embedding_gives_one_vector_per_clip(embedding):
     from raysynth.config import QualityConfig, TrainConfig
     from raysynth.quality.measure import embedder
@@ -483,6 +483,8 @@ def test_every_fad_embedding_gives_one_vector_per_clip(embedding):
     first, second = embedder(context, None)(waves), embedder(context, None)(waves)
     assert first.shape[0] == 3 and first.ndim == 2 and np.isfinite(first).all()
     assert np.allclose(first, second, atol=1e-5)  # tiny models: the same random weights in every process
+    if embedding == "speech_embedding":  # the real frozen model: mean and max of its 96-d frames
+        assert first.shape == (3, 192) and not np.allclose(first[0], first[1])
 
 
 def test_a_teacher_of_a_re_prepared_manifest_is_refused_not_reused(tmp_path):

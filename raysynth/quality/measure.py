@@ -31,6 +31,20 @@ def embedder(context, fold: int | None) -> Callable[[np.ndarray], np.ndarray]:
         return lambda waves: np.concatenate(
             [clap.audio_embeddings(waves[i : i + 64], rate).numpy() for i in range(0, len(waves), 64)]
         )
+    if quality.embedding == "speech_embedding":
+        # Mean and max of the frozen frames (192-d): flattened frames would give FAD a covariance of
+        # 1,700 dimensions from a few hundred clips.
+        from raysynth.audio import resample
+        from raysynth.train.models.speech_embedding import SAMPLE_RATE, SpeechEmbedder
+
+        frontend = SpeechEmbedder()
+
+        def pooled(waves: np.ndarray) -> np.ndarray:
+            waves = np.stack([resample(w, rate, SAMPLE_RATE) for w in waves]) if rate != SAMPLE_RATE else waves
+            frames = frontend.frames(waves)
+            return np.concatenate([frames.mean(axis=1), frames.max(axis=1)], axis=1)
+
+        return pooled
     from raysynth.config import TrainConfig
     from raysynth.train.embeddings import embed_clips
     from raysynth.train.models import build_classifier
