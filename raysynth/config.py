@@ -197,7 +197,7 @@ BACKBONE_KEYS = {
     "ssast": {"checkpoint_path"},
     "whisper": {"model_id"},
     "clap": {"model_id"},
-    "speech_embedding": {"head"},
+    "speech_embedding": {"head", "views"},
 }
 
 
@@ -262,6 +262,10 @@ class TrainConfig(_Strict):
         None,
         description="room reverberation of training clips before noise (pyroomacoustics rooms); None: off",
     )
+    views: int = Field(
+        0, ge=0, le=64, description="speech_embedding (frozen): augmented views of each training clip, embedded "
+        "once and cached under <work_dir>/features; 0: augment and embed each batch on the fly",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _reverb_needs_waves(self) -> TrainConfig:

@@ -243,3 +243,44 @@ def test_the_reverb_axis_is_train_reverb_with_its_probability(context):
     plain = run_trial(config(1.0, 1), context, lambda m, s: None)
     assert by_axis["train_loss"] == pytest.approx(by_setting["train_loss"], rel=1e-6)
     assert off["train_loss"] == pytest.approx(plain["train_loss"], rel=1e-6)
+
+
+@pytest.mark.slow  # five trials through the real frozen embedding: about 45 s on 2 cores
+def test_frozen_features_and_augmented_views_are_cached_by_content(context, tmp_path):
+    """train.views with the frozen speech embedding: the views are embedded once and read back in a
+    later trial (no file written again), the trial is the same with a warm cache, and a view
+    differs from the clean features (it was augmented)."""
+    from raysynth.config import NoiseConfig, ReverbConfig
+    from raysynth.train.views import FeatureCache
+
+    train = context.train.model_copy(update={"backbone": "speech_embedding", "views": 2, "n_mels": 40,
+                                             "reverb": ReverbConfig(probability=1.0, rooms=2)})  # fmt: skip
+    features = tmp_path / "features"
+    frozen = dataclasses.replace(context, train=train, features=str(features), noise=NoiseConfig())
+    first = run_trial(config(1.0, 1), frozen, lambda m, s: None)
+    written = sorted(p.name for p in features.glob("*.npy"))
+    assert len(written) == 3 + 2  # train, valid, test clean; two views
+    stamps = {p.name: p.stat().st_mtime_ns for p in features.glob("*.npy")}
+    again = run_trial(config(1.0, 1), frozen, lambda m, s: None)
+    assert {p.name: p.stat().st_mtime_ns for p in features.glob("*.npy")} == stamps  # read, not written
+    assert again["train_loss"] == pytest.approx(first["train_loss"], rel=1e-6)
+    uncached = run_trial(config(1.0, 1), dataclasses.replace(frozen, features=None), lambda m, s: None)
+    assert uncached["train_loss"] == pytest.approx(first["train_loss"], rel=1e-6)
+    arrays = [np.load(features / name, allow_pickle=False) for name in written]
+    assert len({a.shape for a in arrays}) > 1 or not all(np.allclose(arrays[0], a) for a in arrays[1:])
+    on_the_fly = run_trial(config(1.0, 1), dataclasses.replace(frozen, train=train.model_copy(update={"views": 0})),
+                           lambda m, s: None)  # fmt: skip
+    assert on_the_fly["train_loss"] != pytest.approx(first["train_loss"], rel=1e-6)
+    cache = FeatureCache(features)
+    assert np.array_equal(
+        cache.get(written[0][:-4], lambda: pytest.fail("a hit computes nothing")), arrays[0]
+    )
+
+
+def test_a_cached_feature_file_can_never_run_code(tmp_path):
+    """A pickled array planted under a key is refused when read (allow_pickle=False), not executed."""
+    from raysynth.train.views import FeatureCache
+
+    np.save(tmp_path / "k.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        FeatureCache(tmp_path).get("k", lambda: np.zeros(1))

@@ -40,7 +40,9 @@ def embedder(context, fold: int | None) -> Callable[[np.ndarray], np.ndarray]:
         frontend = SpeechEmbedder()
 
         def pooled(waves: np.ndarray) -> np.ndarray:
-            waves = np.stack([resample(w, rate, SAMPLE_RATE) for w in waves]) if rate != SAMPLE_RATE else waves
+            waves = (
+                np.stack([resample(w, rate, SAMPLE_RATE) for w in waves]) if rate != SAMPLE_RATE else waves
+            )
             frames = frontend.frames(waves)
             return np.concatenate([frames.mean(axis=1), frames.max(axis=1)], axis=1)
 

@@ -56,6 +56,8 @@ class TrialContext:
         quality: scoring and measuring settings (``quality.measure``: FAD and diversity per trial).
         scores: the quality score tables the trials' filters read.
         teachers: (test fold, checkpoint) of each trained teacher.
+        features: where a frozen backbone's features and augmented views are cached
+            (``<work_dir>/features``; ``None``: computed in each trial, not kept).
     """
 
     manifest: str
@@ -72,6 +74,7 @@ class TrialContext:
     quality: QualityConfig = field(default_factory=QualityConfig)
     scores: tuple[ScoreTable, ...] = ()
     teachers: tuple[tuple[int | None, str], ...] = ()
+    features: str | None = None
 
     def draw(self, config: dict[str, Any]) -> int:
         """The draw seed of the trial's synthetic clips."""

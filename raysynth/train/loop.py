@@ -27,6 +27,14 @@ from raysynth.train.noise import mix_at_snr, noisy_test_sets, training_noise, tr
 from raysynth.train.probe import run_linear_probe
 from raysynth.train.rooms import simulate_rooms
 from raysynth.train.selection import NaNLossError, Report, Selection, predict, trial_passes
+from raysynth.train.views import (
+    FROZEN_BACKBONES,
+    FeatureCache,
+    augmented_views,
+    cached_features,
+    feature_key,
+    waves_digest,
+)
 
 
 def run_trial(
@@ -69,7 +77,13 @@ def run_trial(
     model = build_classifier(settings, len(mixture.class_names), context.sample_rate)
     if settings.mode == "linear_probe":
         return run_linear_probe(config, context, mixture, model, report)
-    feats = {name: model.features(getattr(mixture, name).waves) for name in ("train", "valid", "test")}
+    # A frozen backbone's features are cached under <work_dir>/features (train.views: its augmented views too).
+    cache = FeatureCache(context.features if settings.backbone in FROZEN_BACKBONES else None)
+    cache_key = feature_key(settings.backbone, settings.model_id, context.manifest, context.sample_rate)
+    feats = {
+        name: cached_features(model, part.waves, feature_key(cache_key, waves_digest(part.waves)), cache)
+        for name, part in (("train", mixture.train), ("valid", mixture.valid), ("test", mixture.test))
+    }
     mean, std = (feats["train"].mean(), feats["train"].std() + 1e-5) if model.standardize else (0.0, 1.0)
     normalise = lambda f: (f - mean) / std  # noqa: E731
     feats = {name: normalise(f) for name, f in feats.items()}
@@ -78,7 +92,10 @@ def run_trial(
     # 2. Noise: a bank for training augmentation, and fixed noisy test sets (always real test noise).
     train_bank = training_noise(config, context)
     noisy = noisy_test_sets(mixture.test.waves, mixture.test.ids, context)
-    feats |= {snr: normalise(model.features(waves)) for snr, waves in noisy.items()}
+    feats |= {
+        snr: normalise(cached_features(model, waves, feature_key(cache_key, waves_digest(waves)), cache))
+        for snr, waves in noisy.items()
+    }
 
     # 3. Optimiser, and where a resumed trial left off.
     optimizer = torch.optim.AdamW(
@@ -111,6 +128,42 @@ def run_trial(
             reverb.rooms, context.sample_rate, seed, reverb.rt60, reverb.size_min, reverb.size_max
         )
 
+    def augment(batch_waves: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Speed, then rooms (before noise: the noise is not in the room), then noise; and the rows changed."""
+        changed = np.zeros(len(batch_waves), dtype=bool)
+        if settings.speed_perturb is not None:
+            speeds = draw_speeds(len(batch_waves), *settings.speed_perturb, rng)
+            batch_waves, changed = speed_perturb(batch_waves, context.sample_rate, speeds), ~changed
+        if rooms is not None:
+            wet = rng.random(len(batch_waves)) < settings.reverb.probability
+            if wet.any():
+                batch_waves = batch_waves.copy()
+                batch_waves[wet] = rooms.apply(batch_waves[wet], rng)
+                changed |= wet
+        if train_bank is not None:
+            noisy = rng.random(len(batch_waves)) < context.noise.train_probability
+            if noisy.any():
+                waves = torch.from_numpy(batch_waves[noisy])
+                noise = torch.from_numpy(train_bank.draw(len(waves), waves.shape[1], rng))
+                snr = torch.from_numpy(rng.uniform(low, high, len(waves)).astype(np.float32))
+                batch_waves = batch_waves.copy()
+                batch_waves[noisy] = mix_at_snr(waves, noise, snr).numpy()
+                changed |= noisy
+        return batch_waves, changed
+
+    views = None
+    if (
+        settings.views and settings.backbone in FROZEN_BACKBONES
+    ):  # a frozen backbone: its augmented training views, embedded once (cached)
+        views_key = feature_key(
+            cache_key, "views", waves_digest(mixture.train.waves), config.get("noise_source"), settings.speed_perturb,
+            settings.reverb.model_dump(mode="json") if settings.reverb else None, seed if settings.reverb else None,
+            context.noise.model_dump(mode="json"), context.noise_manifest, (low, high) if train_bank is not None else None,
+        )  # fmt: skip
+        views = normalise(
+            augmented_views(model, mixture.train.waves, settings.views, augment, views_key, cache)
+        )
+
     # 4. Epochs: train, evaluate on valid and test, keep the test metrics of the best valid epoch.
     metrics: dict[str, Any] = {}
     for epoch in range(first_epoch, epochs + 1):
@@ -120,26 +173,14 @@ def run_trial(
         batches_of_epoch = [order[i : i + settings.batch_size] for order in orders
                             for i in range(0, len(order), settings.batch_size)]  # fmt: skip
         for step, batch in enumerate(batches_of_epoch):
-            inputs, batch_waves = feats["train"][batch], mixture.train.waves[batch.numpy()]
-            if settings.speed_perturb is not None:
-                speeds = draw_speeds(len(batch), *settings.speed_perturb, rng)
-                batch_waves = speed_perturb(batch_waves, context.sample_rate, speeds)
-                inputs = normalise(model.features(batch_waves))
-            if rooms is not None:  # reverberation before noise: the noise is not in the room
-                wet = rng.random(len(batch)) < settings.reverb.probability
-                if wet.any():
-                    batch_waves = batch_waves.copy()
-                    batch_waves[wet] = rooms.apply(batch_waves[wet], rng)
+            if views is not None:  # cached augmented views: one of each row's, at random
+                inputs = views[torch.from_numpy(rng.integers(len(views), size=len(batch))), batch]
+            else:
+                inputs = feats["train"][batch]
+                batch_waves, changed = augment(mixture.train.waves[batch.numpy()], rng)
+                if changed.any():
                     inputs = inputs.clone()
-                    inputs[torch.from_numpy(wet)] = normalise(model.features(batch_waves[wet]))
-            if train_bank is not None:
-                noisy_rows = torch.from_numpy(rng.random(len(batch)) < context.noise.train_probability)
-                if bool(noisy_rows.any()):
-                    waves = torch.from_numpy(batch_waves[noisy_rows.numpy()])
-                    noise = torch.from_numpy(train_bank.draw(len(waves), waves.shape[1], rng))
-                    snr = torch.from_numpy(rng.uniform(low, high, len(waves)).astype(np.float32))
-                    inputs = inputs.clone()
-                    inputs[noisy_rows] = normalise(model.features(mix_at_snr(waves, noise, snr).numpy()))
+                    inputs[torch.from_numpy(changed)] = normalise(model.features(batch_waves[changed]))
             if settings.freq_warp is not None:
                 inputs = frequency_warp(inputs, rng.uniform(*settings.freq_warp, len(batch)))
             loss = loss_fn(model(model.augment(inputs)), targets[batch])
