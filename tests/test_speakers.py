@@ -60,3 +60,16 @@ def test_the_report_shows_speaker_diversity_beside_accuracy(tmp_path):
     tables = quality_section(pd.DataFrame(rows), "selected_test_acc", tmp_path, said.append)
     assert "Speaker diversity beside accuracy" in tables and (tmp_path / "quality_speakers.csv").is_file()
     assert any("real (test) clips" in line for line in said)
+
+
+def test_a_test_only_corpus_measures_its_real_voices_on_the_test_recordings(tmp_path):
+    """A test-only corpus (or fold 0) has no real training split: the reference is empty, not an
+    error, and the real speaker measure falls back to the test clips (the trial crashed here)."""
+    from raysynth.config import QualityConfig, TrainConfig
+    from raysynth.quality.measure import _real_reference
+    from raysynth.testing import dummy_manifest
+    from raysynth.train import TrialContext
+
+    manifest = dummy_manifest(tmp_path / "m.parquet", per_split={"train": 0, "valid": 0, "test": 3})
+    context = TrialContext(str(manifest), 16000, 1.0, TrainConfig(), quality=QualityConfig(speakers=True))
+    assert len(_real_reference({"seed": 0, "fold": None}, context)) == 0

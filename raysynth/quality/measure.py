@@ -79,11 +79,17 @@ def measure_quality(config: dict[str, Any], context, mixture) -> dict[str, Any]:
 
 
 def _real_reference(config: dict[str, Any], context):
-    from raysynth.train.data import decode_rows, load_real, noise_sources, without_sources
+    """The real training split of the trial's fold (no test noise); empty for a test-only corpus or
+    fold 0 (every clip a test clip), which have none."""
+    from raysynth.datasets.sampling import EmptyClassError
+    from raysynth.train.data import ClipSet, decode_rows, load_real, noise_sources, without_sources
 
-    real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
-    train, _ = without_sources(real.train, noise_sources(context.noise_manifest)["test"])  # no test noise
     num_samples = int(round(context.sample_rate * context.clip_seconds))
+    try:
+        real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
+    except EmptyClassError:
+        return ClipSet(np.zeros((0, num_samples), np.float32), np.zeros(0, np.int64), [])
+    train, _ = without_sources(real.train, noise_sources(context.noise_manifest)["test"])  # no test noise
     return decode_rows(train, num_samples, context.sample_rate, source=context.manifest)
 
 
