@@ -62,7 +62,7 @@ def main() -> int:
     )
     from raysynth.sweep import run_sweep
     from raysynth.sweep.resources import check_cluster
-    from raysynth.sweep.target import check_target
+    from raysynth.sweep.target import check_target, check_tracking
     from raysynth.train.mixture import check_filter_pools
 
     spec = load_spec(args.config or smoke_spec())
@@ -74,6 +74,7 @@ def main() -> int:
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
     check_quality_models(resolved)
+    check_tracking(resolved.spec)  # an unreachable MLflow server: one line, before Ray starts
     if args.name is not None:  # a taken name, or a resume with another spec: before Ray starts
         check_target(f"{storage.rstrip('/')}/{args.name}", args.name, resolved.spec, args.resume, True)
     check_writable(storage)

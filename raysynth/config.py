@@ -537,6 +537,13 @@ class ExperimentSpec(_Strict):
     search: SearchConfig = SearchConfig()
     quality: QualityConfig = QualityConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    tracking: Literal["none", "mlflow"] = Field(
+        "none",
+        description="mlflow: every trial an MLflow run (params, per-epoch metrics, recipe tags, files)",
+    )
+    tracking_uri: str | None = Field(
+        None, description="the MLflow tracking server or store; None: sqlite:///<work_dir>/mlflow.db"
+    )
 
     @model_validator(mode="after")
     def _noise_needs_recordings(self) -> ExperimentSpec:
@@ -544,6 +551,14 @@ class ExperimentSpec(_Strict):
         if sources and self.noise.directory is None:
             raise ValueError(
                 f"grid.noise_source {sources} needs noise.directory (a folder of real noise recordings), but it is unset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tracking_uri_needs_tracking(self) -> ExperimentSpec:
+        if self.tracking_uri is not None and self.tracking != "mlflow":
+            raise ValueError(
+                "tracking_uri is set but tracking is not mlflow: set tracking: mlflow, or remove it"
             )
         return self
 

@@ -205,6 +205,16 @@ def _graceful_sigint():
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
 
 
+def tracking_callbacks(r: Resolved, name: str) -> list:
+    """Tune's MLflow logger where the spec says ``tracking: mlflow`` (one run per trial)."""
+    if r.spec.get("tracking", "none") != "mlflow":
+        return []
+    from raysynth.sweep.tracking import TrialRuns, default_uri
+
+    uri = r.spec.get("tracking_uri") or default_uri(r.work_dir)
+    return [TrialRuns(r, uri, name, list(r.cells), trial_config)]
+
+
 def run_sweep(
     r: Resolved,
     inputs: Inputs,
@@ -251,6 +261,7 @@ def run_sweep(
                 callbacks=[
                     *([EarlyStopMarker()] if r.spec.get("search", {}).get("scheduler") == "asha" else []),
                     TrialLines(list(r.cells), planned_trials(r), trial_config),
+                    *tracking_callbacks(r, name),
                 ],
                 name=name,
                 storage_path=storage_path,

@@ -59,3 +59,36 @@ def check_target(
             f"--resume: the spec of experiment {name} has changed since it started ({shown}); resume it "
             f"with its own spec, or start a new experiment under another --name"
         )
+
+
+def check_tracking(spec: dict[str, Any], timeout_s: float = 5.0) -> None:
+    """``tracking_uri`` can be used, before Ray starts: an http(s) server answers within ``timeout_s``
+    (MLflow's client would retry for minutes), and a folder store, which MLflow 3 refuses, is named.
+
+    Raises:
+        SpecError: naming the address and what to do.
+    """
+    import urllib.error
+    import urllib.request
+
+    from raysynth.config import SpecError
+
+    uri = spec.get("tracking_uri")
+    if spec.get("tracking", "none") != "mlflow" or not uri:
+        return
+    if uri.startswith(("http://", "https://")):
+        try:
+            urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s)  # noqa: S310 (the user's server)
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise SpecError(
+                f"tracking_uri {uri}: no MLflow server answered in {timeout_s:g} s ({reason}); start it or fix the "
+                f"address, or remove tracking_uri to track into sqlite:///<work_dir>/mlflow.db (no server needed)"
+            ) from None
+    elif uri.startswith("file:") or "://" not in uri:
+        raise SpecError(
+            f"tracking_uri {uri}: MLflow 3 refuses a folder store; give sqlite:///path/to/mlflow.db or a server's "
+            f"http(s) address, or remove tracking_uri (the default is sqlite:///<work_dir>/mlflow.db)"
+        )
