@@ -175,6 +175,13 @@ def bytes_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def device_name() -> str:
+    """The device provenance records: ``cpu``, or the CUDA device this process holds (``NVIDIA H100 ...``)."""
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
 def read_provenance(path: Path) -> dict[str, Any]:
     """The provenance dict stored in a Parquet file's metadata (empty if none)."""
     metadata = pq.read_schema(path).metadata or {}

@@ -200,6 +200,12 @@ def test_smoke_sweep_then_report(smoke):
     synthetic = df[df["synth_multiplier"] > 0]
     assert synthetic["fad"].notna().all() and (synthetic["fad"] >= 0).all() and df["fad"].isna().sum() == 2
     assert (exp / "quality_fad.csv").is_file() and (exp / "quality_filter_counts.csv").is_file()
+    # The cost table: every cell's compute, its generation made on this CPU, hours per point of gain.
+    assert "what each accuracy point costs" in out and (exp / "cost.csv").is_file()
+    costs = __import__("pandas").read_csv(exp / "cost.csv")
+    assert (costs["total h"] > 0).all() and len(costs) == 6
+    assert set(costs.loc[costs["generation h"] > 0, "generated on"]) == {"cpu"}
+    assert (synthetic["gen_seconds"] > 0).all() and (synthetic["gen_clips"] > 0).all()
     for name in (
         "trials.csv",
         "table_selected_test_acc.csv",
@@ -214,6 +220,7 @@ def test_smoke_sweep_then_report(smoke):
         "fig_confusion",
         "fig_snr",
         "fig_fad_vs_accuracy",
+        "fig_cost",
     ):
         assert (exp / f"{figure}.png").stat().st_size > 1000 and (exp / f"{figure}.pdf").is_file(), figure
     assert (exp / "report.html").is_file()

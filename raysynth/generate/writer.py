@@ -19,14 +19,7 @@ from raysynth.audio import encode_flac, resample
 from raysynth.config import GenerationConfig
 from raysynth.generate.faults import chaos, clip_problem
 from raysynth.generate.plan import attempt_seed
-from raysynth.schemas import SYNTH_SHARD_SCHEMA, class_names_of, with_hf_features
-
-
-def device_name() -> str:
-    """``cpu``, or the CUDA device this actor holds (``NVIDIA H100 80GB HBM3``)."""
-    import torch
-
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+from raysynth.schemas import SYNTH_SHARD_SCHEMA, class_names_of, device_name, with_hf_features
 
 
 class ShardWriter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -117,6 +118,19 @@ def missing_scores(job: ScoreJob) -> int:
     return len(set(training_ids(job)) - scored_ids(job.folder))
 
 
+def seconds_per_clip(folder: str | Path) -> float:
+    """The mean scoring seconds of one clip of a side table (0 where its parts predate the record)."""
+    from raysynth.schemas import read_provenance
+
+    seconds = clips = 0.0
+    for path in score_parts(folder):
+        provenance = read_provenance(path)
+        if "seconds" in provenance:
+            seconds += float(provenance["seconds"])
+            clips += pq.read_metadata(path).num_rows
+    return seconds / clips if clips else 0.0
+
+
 def load_scores(folder: str | Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The score and margin of each of ``ids``, in that order.
 
@@ -171,7 +185,7 @@ class ClipScorer:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         """Score one work item: the listed clips of one shard file, read here (not in the driver)."""
         from raysynth.audio import decode_flac, fix_length
-        from raysynth.schemas import write_table_atomic
+        from raysynth.schemas import device_name, write_table_atomic
 
         written = []
         for file, ids_json in zip(batch["file"], batch["ids"], strict=True):
@@ -184,13 +198,17 @@ class ClipScorer:
                 [fix_length(decode_flac(a["bytes"])[0], n) for a in rows.column("audio").to_pylist()]
             )
             label_ids = rows.column("label_id").to_numpy().astype(np.int64)
+            start = time.perf_counter()
             score, margin = self.score(waves, label_ids, rows.column("prompt").to_pylist())
+            seconds = time.perf_counter() - start
             ids = rows.column("id").to_pylist()
             table = pa.table({"id": ids, "label": rows.column("label").to_pylist(), "score": score,
                               "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip
             name = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
             write_table_atomic(
-                table, Path(self.job.folder) / f"part-{name}.parquet", {"scorer": asdict(self.job)}
+                table,
+                Path(self.job.folder) / f"part-{name}.parquet",
+                {"scorer": asdict(self.job), "seconds": seconds, "device": device_name()},
             )
             written.append(len(ids))
         return {"written": written}

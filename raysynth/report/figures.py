@@ -24,6 +24,7 @@ from scipy import stats as scipy_stats  # noqa: E402
 
 from raysynth.report import DEFAULT_METRIC  # noqa: E402
 from raysynth.report.cells import axis_text, cell_means, cell_rows, varying  # noqa: E402
+from raysynth.report.cost import cost_figure  # noqa: E402
 from raysynth.report.quality import fad_figure  # noqa: E402
 from raysynth.report.tables import metric_name  # noqa: E402
 
@@ -180,6 +181,7 @@ def all_figures(
         "fig_confusion": ("selected_test_confusion" in df.columns and df["selected_test_confusion"].notna().any(), lambda: confusion_figure(df, metric), "no confusion matrix in the results"),
         "fig_snr": (any(c.startswith(f"{metric}@") for c in df.columns), lambda: snr_figure(df, metric), "no noisy evaluation in the results"),
         "fig_fad_vs_accuracy": ("fad" in df.columns and df["fad"].notna().any(), lambda: fad_figure(df, metric), "no FAD in the results (quality.measure)"),
+        "fig_cost": ("elapsed_s" in df.columns and df["elapsed_s"].notna().any(), lambda: cost_figure(df, metric), "no trial times in the results"),
     }  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     written, skipped = [], []

@@ -195,6 +195,18 @@ def quality_section(df: pd.DataFrame, metric: str, out: Path, say: Callable[[str
         tables["Does FAD predict usefulness?"] = (
             cells.to_html(index=False, float_format="%.3f") + f"<p>{html.escape(sentence)}</p>"
         )
+    from raysynth.report.cost import cost_cells
+
+    costs = cost_cells(df, metric)
+    if not costs.empty:
+        line = ("compute per cell (hours of the device that did the work; generation and scoring shared among the "
+                "trials that reuse the clips), and the hours per point of accuracy over the real-only baseline")  # fmt: skip
+        say(f"\nwhat each accuracy point costs: {line}\n")
+        say(markdown(costs))
+        costs.to_csv(out / "cost.csv", index=False)
+        tables["What each accuracy point costs"] = costs.to_html(
+            index=False, float_format="%.4g", na_rep="-"
+        ) + (f"<p>{html.escape(line)}</p>")
     speakers = speaker_cells(df, metric)
     if not speakers.empty:
         source = df["real_speaker_source"].dropna().unique() if "real_speaker_source" in df else []

@@ -12,6 +12,7 @@ recording is never in any training or validation input (clips, silence crops, th
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ class Mixture:
     quality_rejected: dict[str, int] | None = None  # and the candidates it rejected
     quality_scores: str | None = None  # the score table it read
     silence: str | None = None  # what a speech cell's silence clips are made of (None: it has none)
+    cost: dict[str, Any] | None = None  # what its synthetic clips cost to make and score (synthetic_cost)
 
 
 def check_disjoint(roles: dict[str, set[str]]) -> None:
@@ -100,7 +102,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
         recipe = MERGE.join(source.recipe for source in sources)
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
         spoken, silence = _split_silence(counts, sources)
-        synth, quality = merged_training(config, context, sources, draw, spoken)
+        synth, quality, cost = merged_training(config, context, sources, draw, spoken)
         quiet = silence_clips(
             silence, real.class_names, context.noise_manifest, context.sample_rate, num_samples, draw
         )
@@ -121,7 +123,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
         excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else (None, None, None)),
-        silence_made,
+        silence_made, cost if multiplier > 0 else None,
     )  # fmt: skip
 
 
@@ -139,17 +141,48 @@ def share(counts: dict[str, int], engines: int, k: int) -> dict[str, int]:
     return {label: n // engines + (1 if k < n % engines else 0) for label, n in counts.items()}
 
 
+def synthetic_cost(source, pool: pa.Table, score_folder: str | None) -> dict[str, Any]:
+    """What the clips a trial read cost: the generation seconds of every clip of its pool (each clip's
+    ``gen_seconds``, its batch's time over its clips; a filter's rejected candidates included), the
+    device that made them (its shards' provenance), and their scoring seconds (the score table's
+    seconds per clip)."""
+    from raysynth import storage
+    from raysynth.quality.scoring import seconds_per_clip
+    from raysynth.schemas import PROVENANCE_KEY
+
+    files = storage.list_files(source.folder)
+    metadata = (storage.read_schema(files[0]).metadata or {}) if files else {}
+    device = (
+        json.loads(metadata[PROVENANCE_KEY]).get("device", "unknown")
+        if PROVENANCE_KEY in metadata
+        else "unknown"
+    )
+    return {
+        "gen_seconds": float(pa.compute.sum(pool.column("gen_seconds")).as_py() or 0.0),
+        "gen_clips": pool.num_rows,
+        "gen_device": device,
+        "score_seconds": pool.num_rows * seconds_per_clip(score_folder) if score_folder else 0.0,
+    }
+
+
 def merged_training(
     config: dict[str, Any], context: TrialContext, sources, draw: int, counts: dict[str, int]
-) -> tuple[pa.Table, tuple]:
+) -> tuple[pa.Table, tuple, dict[str, Any]]:
     """The synthetic training clips of every engine of the cell (one for a single generator), each
-    engine its share of each class (:func:`share`), filtered by its own scores where the cell filters."""
+    engine its share of each class (:func:`share`), filtered by its own scores where the cell filters;
+    and what they cost (:func:`synthetic_cost`, summed over the engines)."""
     tables, kept, rejected, scores = [], {}, {}, []
+    cost: dict[str, Any] = {"gen_seconds": 0.0, "gen_clips": 0, "gen_device": "", "score_seconds": 0.0}
     for k, source in enumerate(sources):
         part = share(counts, len(sources), k)
-        table, (part_kept, part_rejected, part_scores) = synthetic_training(
+        table, (part_kept, part_rejected, part_scores), pool = synthetic_training(
             {**config, "generator": source.generator}, context, source, draw, part
         )
+        part_cost = synthetic_cost(source, pool, part_scores)
+        for key in ("gen_seconds", "gen_clips", "score_seconds"):
+            cost[key] += part_cost[key]
+        devices = set(filter(None, cost["gen_device"].split(";"))) | {part_cost["gen_device"]}
+        cost["gen_device"] = ";".join(sorted(devices))
         tables.append(table)
         for total, add in ((kept, part_kept), (rejected, part_rejected)):
             for label, n in (add or {}).items():
@@ -157,13 +190,14 @@ def merged_training(
         if part_scores is not None:
             scores.append(str(part_scores))
     quality = (kept, rejected, ";".join(scores)) if scores else (None, None, None)
-    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)), quality
+    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)), quality, cost
 
 
 def synthetic_training(
     config: dict[str, Any], context: TrialContext, source, draw: int, counts: dict[str, int]
-) -> tuple[pa.Table, tuple]:
-    """The trial's synthetic training clips, and (kept, rejected, score table) where it filters.
+) -> tuple[pa.Table, tuple, pa.Table]:
+    """The trial's synthetic training clips, (kept, rejected, score table) where it filters, and the
+    pool it read (the clips themselves, or a filter's candidates).
 
     A filter (``quality_filter``) reads the first ``pool_count`` clips of each class by index, and
     keeps ``counts[label]`` of them by their score (:func:`raysynth.quality.filters.select`).
@@ -174,7 +208,8 @@ def synthetic_training(
 
     quality_filter = parse_filter(config.get("quality_filter"))
     if quality_filter is None:
-        return load_synthetic(source.folder, source.recipe, draw, counts), (None, None, None)
+        table = load_synthetic(source.folder, source.recipe, draw, counts)
+        return table, (None, None, None), table
     pools = {label: pool_count(n, quality_filter, context.quality.oversample) for label, n in counts.items()}
     table = load_synthetic(source.folder, source.recipe, draw, pools)
     scores = context.score_table(
@@ -183,7 +218,7 @@ def synthetic_training(
     score, _ = load_scores(scores.folder, table.column("id").to_pylist())
     labels, index = table.column("label").to_pylist(), table.column("index").to_pylist()
     rows, kept, rejected = select(labels, index, score, counts, quality_filter)
-    return table.take(pa.array(rows, type=pa.int64())), (kept, rejected, scores.folder)
+    return table.take(pa.array(rows, type=pa.int64())), (kept, rejected, scores.folder), table
 
 
 def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> None:

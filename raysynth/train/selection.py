@@ -103,6 +103,7 @@ class Selection:
             "synthetic_silence": mixture.silence,  # what a speech cell's silence clips are made of
             "draw_seed": mixture.draw,
             "elapsed_s": elapsed_s,
+            **(mixture.cost or {}),
             **quality_counts(mixture),
             **self.selected,
         }
