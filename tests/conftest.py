@@ -133,6 +133,22 @@ def s3():
     kill_tree(server.pid)
 
 
+def fake_fsdd(root: Path) -> Path:
+    """A tiny FSDD-layout corpus of noise clips (10 digits, 2 speakers, 12 recordings each; index
+    0-4 test, 5-9 valid, 10-11 train): real-only sweeps that test plumbing, not learning."""
+    import numpy as np
+    import soundfile as sf
+
+    recordings = root / "fsdd" / "recordings"
+    recordings.mkdir(parents=True)
+    for digit in range(10):
+        for speaker in ("jackson", "theo"):
+            for index in range(12):
+                wave = np.random.default_rng(digit * 100 + index).standard_normal(2400).astype(np.float32)
+                sf.write(recordings / f"{digit}_{speaker}_{index}.wav", 0.2 * wave, 8000)
+    return root
+
+
 def run_spec(spec, data_root, work_dir, storage_path, name, resume=False, generate=True):
     """What ``jobs/sweep.py`` does, in this process: resolve, build the inputs, run the trials."""
     from raysynth.inputs import ensure, resolve, trial_context

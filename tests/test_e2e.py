@@ -365,20 +365,11 @@ def test_real_only_experiment_reports_to_html_also_when_moved(ray_session, tmp_p
     then the experiment folder copied elsewhere without its work dir still reports."""
     import shutil
 
-    import numpy as np
-    import soundfile as sf
-
     from raysynth.config import load_spec
 
-    from conftest import run_spec
+    from conftest import fake_fsdd, run_spec
 
-    recordings = tmp_path / "data" / "fsdd" / "recordings"
-    recordings.mkdir(parents=True)
-    for digit in range(10):
-        for speaker in ("jackson", "theo"):
-            for index in range(12):  # 0-4 test, 5-9 valid, 10-11 train
-                wave = np.random.default_rng(digit * 100 + index).standard_normal(2400).astype(np.float32)
-                sf.write(recordings / f"{digit}_{speaker}_{index}.wav", 0.2 * wave, 8000)
+    fake_fsdd(tmp_path / "data")
     spec = load_spec(REPO_ROOT / "search_spaces" / "fsdd.yaml")
     spec = spec.model_copy(
         update={

@@ -4,20 +4,7 @@ back with MLflow's own client from the default local store (no server, no networ
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
-
-
-def _fsdd_like(root):
-    recordings = root / "fsdd" / "recordings"
-    recordings.mkdir(parents=True)
-    for digit in range(10):
-        for speaker in ("jackson", "theo"):
-            for index in range(12):  # 0-4 test, 5-9 valid, 10-11 train
-                wave = np.random.default_rng(digit * 100 + index).standard_normal(2400).astype(np.float32)
-                sf.write(recordings / f"{digit}_{speaker}_{index}.wav", 0.2 * wave, 8000)
-    return root
 
 
 @pytest.mark.e2e
@@ -28,7 +15,7 @@ def test_a_tracked_sweep_leaves_one_mlflow_run_per_trial(ray_session, tmp_path):
     from raysynth.config import parse_spec
     from raysynth.sweep.tracking import default_uri
 
-    from conftest import run_spec
+    from conftest import fake_fsdd, run_spec
 
     spec = parse_spec({
         "name": "tracked", "dataset": {"name": "fsdd", "sample_rate": 8000}, "tracking": "mlflow",
@@ -37,7 +24,7 @@ def test_a_tracked_sweep_leaves_one_mlflow_run_per_trial(ray_session, tmp_path):
         "resources": {"cpus_per_trial": 1, "max_concurrent_trials": 1},
     })  # fmt: skip
     work = tmp_path / "work"
-    result = run_spec(spec, _fsdd_like(tmp_path / "data"), work, tmp_path / "results", "tracked")
+    result = run_spec(spec, fake_fsdd(tmp_path / "data"), work, tmp_path / "results", "tracked")
     assert (result.num_trials, result.num_errors) == (2, 0)
     client = MlflowClient(tracking_uri=default_uri(work))
     experiment = client.get_experiment_by_name("tracked")
