@@ -49,6 +49,8 @@ def main() -> int:
     from raysynth.report.equivalent import describe, equivalent_table
     from raysynth.report.figures import all_figures
     from raysynth.report.html import audio_gallery, write_html
+    from raysynth.report.paired import paired_table
+    from raysynth.report.quality import markdown as markdown_table
     from raysynth.report.quality import quality_section
 
     # Experiments on an object store (s3://) are copied next to the report first.
@@ -75,6 +77,15 @@ def main() -> int:
         to_latex(stats, args.rows, args.cols, warning, args.metric) + "\n"
     )
     quality_tables = quality_section(df, args.metric, out, say=print)
+    rounds = paired_table(df, "round", 1, 2, args.metric) if set(df["round"].dropna()) >= {1, 2} else None
+    if rounds is not None and not rounds.empty:  # confusion-driven generation: round 2 against round 1
+        line = (f"round 2 against round 1 at equal total clips: each round-2 trial paired with the round-1 trial "
+                f"whose validation confusions gave out its clips; {metric_name(args.metric)}, exact sign-flip p")  # fmt: skip
+        print(f"\n{line}\n\n{markdown_table(rounds)}")
+        rounds.to_csv(out / "rounds.csv", index=False)
+        quality_tables["Round 2 (confusion-driven) against round 1"] = (
+            rounds.to_html(index=False, float_format="%.3f") + f"<p>{html.escape(line)}</p>"
+        )
     figures, skipped = all_figures(df[df["status"] == "completed"], out, args.metric)
     print(f"\nwrote {out}/trials.csv, table_{args.metric}.{{csv,md,tex}} and {len(figures)} figure(s)")
     for reason in skipped:

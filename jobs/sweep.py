@@ -60,8 +60,9 @@ def main() -> int:
         status_line,
         to_markdown,
     )
-    from raysynth.sweep import run_sweep
+    from raysynth.sweep import default_name, run_sweep
     from raysynth.sweep.resources import check_cluster
+    from raysynth.sweep.rounds import ROUND2_SUFFIX, round_cells, run_rounds
     from raysynth.sweep.target import check_target, check_tracking
     from raysynth.train.mixture import check_filter_pools
 
@@ -77,22 +78,32 @@ def main() -> int:
     check_tracking(resolved.spec)  # an unreachable MLflow server: one line, before Ray starts
     if args.name is not None:  # a taken name, or a resume with another spec: before Ray starts
         check_target(f"{storage.rstrip('/')}/{args.name}", args.name, resolved.spec, args.resume, True)
+        if round_cells(resolved)[1]:  # and the round-2 experiment beside it
+            name2 = args.name + ROUND2_SUFFIX
+            check_target(f"{storage.rstrip('/')}/{name2}", name2, resolved.spec, args.resume, True)
     check_writable(storage)
     init_ray(args.num_cpus, args.verbose)
     check_cluster(resolved)
     inputs = ensure(resolved, generate=not args.no_generate, say=print)
     context = trial_context(resolved, inputs)
     check_filter_pools(list(resolved.cells), context)  # a threshold that keeps too few: before any trial
-    result = run_sweep(resolved, inputs, context, storage, args.name, args.resume)
-    trials = load(result.experiment_dir)
-    print(f"\n{status_line(trials)}; {result.seconds:.0f}s -> {result.experiment_dir}")
+    if round_cells(resolved)[1]:  # grid.round [1, 2]: round 1, then confusion-driven round 2
+        results = run_rounds(
+            resolved, inputs, context, storage, args.name or default_name(resolved), args.resume
+        )
+    else:
+        results = [run_sweep(resolved, inputs, context, storage, args.name, args.resume)]
+    result = results[0]
+    trials = load(*(r.experiment_dir for r in results))
+    seconds = sum(r.seconds for r in results)
+    print(f"\n{status_line(trials)}; {seconds:.0f}s -> {', '.join(r.experiment_dir for r in results)}")
     rows, cols = table_axes(list(resolved.cells))
     try:
         note = caveat(experiment_record(result.experiment_dir))
         print(to_markdown(pivot(trials, rows, cols), rows, cols, caveat=note))
     except ReportError as error:  # e.g. every trial failed: there is nothing to tabulate
         print(f"no results table: {error}")
-    print(f"\nfull report: uv run python jobs/report.py {result.experiment_dir}")
+    print(f"\nfull report: uv run python jobs/report.py {' '.join(r.experiment_dir for r in results)}")
     counts = status_counts(trials)
     return 1 if any(counts[s] for s in ("errored", "unfinished", "not run", "not readable")) else 0
 

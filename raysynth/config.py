@@ -367,6 +367,11 @@ class GridConfig(_Strict):
     quality_filter: list[str] = Field(
         ["none"], description="none, <score>_threshold:<t> or <score>_top_fraction:<f>; scores: clap, teacher"
     )
+    round: list[Literal[1, 2]] | None = Field(
+        None, description="generation rounds as an axis: [1, 2] adds round-2 trials, whose synthetic clips "
+        "are partly a second generation round given to the classes their round-1 trial confused on validation "
+        "(confusion.share); None: round 1 only",
+    )  # fmt: skip
 
     @field_validator("*", mode="before")  # every axis: a scalar is a one-value list
     @classmethod
@@ -517,6 +522,19 @@ class SearchConfig(_Strict):
         return self
 
 
+class ConfusionConfig(_Strict):
+    """Confusion-driven generation (``grid.round: [1, 2]``, :mod:`raysynth.sweep.rounds`)."""
+
+    share: float = Field(
+        0.5, gt=0, le=1, description="the part of a round-2 trial's synthetic clips per class that a second "
+        "generation round replaces, given out over the classes by its round-1 trial's validation confusions",
+    )  # fmt: skip
+    floor: float = Field(
+        0.1, ge=0, le=1, description="the part of the round-2 clips shared evenly over every class before "
+        "the rest follows the confusions (1: even, as round 1)",
+    )  # fmt: skip
+
+
 class ExperimentSpec(_Strict):
     _source: str = PrivateAttr("<spec>")  # the file it was read from, for error messages
     name: str = Field(pattern=NAME_PATTERN)
@@ -537,6 +555,7 @@ class ExperimentSpec(_Strict):
     search: SearchConfig = SearchConfig()
     quality: QualityConfig = QualityConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    confusion: ConfusionConfig = ConfusionConfig()
     tracking: Literal["none", "mlflow"] = Field(
         "none",
         description="mlflow: every trial an MLflow run (params, per-epoch metrics, recipe tags, files)",
@@ -571,6 +590,36 @@ class ExperimentSpec(_Strict):
             raise ValueError(
                 "grid.reverb reverberates training clips, but train.mode linear_probe trains on cached clean "
                 "embeddings: use mode finetune"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _round_two_after_round_one(self) -> ExperimentSpec:
+        rounds = self.grid.round or []
+        if 2 not in rounds:
+            return self
+        if 1 not in rounds:
+            raise ValueError(
+                "grid.round [2] needs round 1 beside it: round 2 reads its round-1 trial's confusions"
+            )
+        if not self.needs_synthetic():
+            raise ValueError(
+                "grid.round 2 generates more synthetic clips, but every grid.synth_multiplier is 0"
+            )
+        if self.search.algorithm != "grid":
+            raise ValueError(
+                "grid.round 2 pairs each round-2 trial with its round-1 trial: use search.algorithm grid"
+            )
+        if self.train.mode == "linear_probe":
+            raise ValueError(
+                "grid.round 2 trains on clips generated after the input stages, but train.mode linear_probe "
+                "reads an embedding cache filled before them: use mode finetune (or backbone speech_embedding)"
+            )
+        filters = [f for f in self.grid.quality_filter if f != "none"]
+        if filters:
+            raise ValueError(
+                f"grid.round 2 with grid.quality_filter {filters}: the round-2 clips are not scored; "
+                f"use quality_filter none"
             )
         return self
 

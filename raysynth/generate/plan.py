@@ -17,7 +17,7 @@ from typing import Any
 from raysynth.prompts import make_prompt
 from raysynth.storage import Location, join
 
-SPLITS = ("train", "valid")
+SPLITS = ("train", "valid", "round2")  # round2: confusion-driven clips (train.rounds)
 
 
 @dataclass(frozen=True)

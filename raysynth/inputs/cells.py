@@ -2,7 +2,7 @@
 
 A trial with ``synth_multiplier: 0`` trains on no synthetic clip, so its ``strategy``,
 ``quality_filter``, ``generator`` and ``variant`` do not change it (generator and variant still matter where it
-trains with generated noise). A trial with no training noise has no training SNR. Such axes are
+trains with generated noise). A trial with no training noise has no training SNR, and one with no synthetic clip has one round. Such axes are
 set to ``None`` and the copies they would make are run once, so a table's n counts independent
 runs only. Combinations with nothing to train on (``real_fraction`` and ``synth_multiplier``
 both 0) are left out.
@@ -19,7 +19,7 @@ from raysynth.config import ExperimentSpec, SpecError
 
 AXES = (
     "real_fraction", "synth_multiplier", "strategy", "generator", "variant", "quality_filter", "noise_source",
-    "train_snr_db", "reverb", "backbone", "fold", "seed",
+    "train_snr_db", "reverb", "backbone", "round", "fold", "seed",
 )  # fmt: skip
 
 
@@ -37,6 +37,7 @@ def grid_axes(spec: ExperimentSpec) -> dict[str, list[Any]]:
         "train_snr_db": [list(r) for r in grid.train_snr_db] if grid.train_snr_db else [None],
         "reverb": list(grid.reverb) if grid.reverb else [None],
         "backbone": list(grid.backbone) if grid.backbone else [None],
+        "round": list(grid.round) if grid.round else [None],
         "fold": list(grid.fold),
         "seed": list(grid.seed),
     }
@@ -47,6 +48,7 @@ def collapse(cell: dict[str, Any]) -> dict[str, Any]:
     cell = dict(cell)
     if cell["synth_multiplier"] == 0:
         cell["strategy"] = cell["quality_filter"] = None
+        cell["round"] = None if cell.get("round") is None else 1  # no synthetic clip: one round
         if cell["noise_source"] != "synthetic":
             cell["generator"] = cell["variant"] = None
     if cell["noise_source"] == "none":
@@ -78,6 +80,8 @@ def trial_cells(spec: ExperimentSpec) -> list[dict[str, Any]]:
             del cell["backbone"]
         if not spec.grid.reverb:  # no reverb axis: train.reverb, as given
             del cell["reverb"]
+        if not spec.grid.round:  # no round axis: round 1 only
+            del cell["round"]
         key = json.dumps(cell, sort_keys=True)
         if key not in seen:
             seen.add(key)

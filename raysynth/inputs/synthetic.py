@@ -11,6 +11,7 @@ from raysynth.datasets.sampling import largest_training_counts
 from raysynth.generate.plan import ClassInfo, PlanError, pin_batches, plan_clips
 from raysynth.generators import BACKENDS
 from raysynth.inputs.resolve import GenerationJob
+from raysynth.train.rounds import ROUND2_SPLIT
 
 
 def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
@@ -74,8 +75,11 @@ def speech_words(job: GenerationJob, classes: list[ClassInfo]):
     return said
 
 
-def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
-    """Every clip ``job`` makes: for each draw, the training clips, then the validation clips."""
+def plan_job(
+    job: GenerationJob, manifest: Path, round2: dict[int, dict[str, int]] | None = None
+) -> list[dict]:
+    """Every clip ``job`` makes: for each draw, the training clips, then the validation clips; with
+    ``round2`` (counts per class by draw, :mod:`raysynth.sweep.rounds`), the round-2 clips only."""
     if job.noise:
         classes, counts = noise_classes(manifest), None
     else:
@@ -95,9 +99,12 @@ def plan_job(job: GenerationJob, manifest: Path) -> list[dict]:
         said = speech_words(job, classes)
         speech = {"texts": said.texts, "skip": said.silence}
     rows: list[dict] = []
-    for draw in job.draws:
+    for draw in job.draws if round2 is None else sorted(round2):
         common = dict(dataset=dataset, classes=classes, recipe=job.recipe, strategy=job.strategy, draw=draw,
                       template=job.template, descriptions=descriptions, llm_k=job.llm_k, **speech)  # fmt: skip
+        if round2 is not None:
+            rows += plan_clips(counts=round2[draw], split=ROUND2_SPLIT, **common)
+            continue
         rows += plan_clips(counts=counts if counts is not None else job.per_class, **common)
         if job.valid_per_class:
             rows += plan_clips(counts=job.valid_per_class, split="valid", **common)

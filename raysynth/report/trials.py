@@ -19,11 +19,11 @@ import pandas as pd
 
 AXES = (
     "dataset", "generator", "variant", "backbone", "real_fraction", "synth_multiplier", "strategy", "seed",
-    "fold", "noise_source", "train_snr_db", "reverb", "quality_filter",
+    "fold", "noise_source", "train_snr_db", "reverb", "quality_filter", "round",
 )  # fmt: skip
 AXIS_DEFAULTS = {
     "strategy": "label", "fold": None, "noise_source": "none", "variant": None, "train_snr_db": None,
-    "quality_filter": "none", "reverb": None,
+    "quality_filter": "none", "reverb": None, "round": 1,
 }  # fmt: skip
 INPUTS_FILE = "raysynth_inputs.json"
 # Per-class results (dicts by class name), flattened into ``<prefix>/<class>`` columns.
@@ -138,8 +138,9 @@ def read_trial(trial_dir: Path, cells: list[dict] | None = None) -> dict | None:
     for field, prefix in PER_CLASS_FIELDS.items():
         for key, value in (last.get(field) or {}).items():
             record[f"{prefix}/{key}"] = value
-    if last.get("selected_test_confusion") is not None:
-        record["selected_test_confusion"] = json.dumps(last["selected_test_confusion"])
+    for field in ("selected_test_confusion", "selected_valid_confusion", "round2_counts"):
+        if last.get(field) is not None:  # JSON text, so a table cell stays hashable
+            record[field] = json.dumps(last[field])
     return record
 
 
@@ -179,6 +180,7 @@ def _not_run(root: Path, seen: list[dict]) -> list[dict]:
         "reverb": (spec.get("train", {}).get("reverb") or {}).get(
             "probability", 0.0
         ),  # as param_space fixes it
+        "round": 1,  # as param_space fixes it (a grid.round cell's wins)
     }
     missing = []
     for cell in record.get("cells", []):

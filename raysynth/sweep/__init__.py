@@ -48,17 +48,23 @@ class SweepResult:
 VALID_METRIC = "valid_acc"  # what searches and schedulers optimise: validation, never test
 
 
+def fixed_params(r: Resolved) -> dict[str, Any]:
+    """The values every trial has beside its cell's axes (a cell's own value of one wins)."""
+    # The reverb probability of train.reverb (0: none), so every record has the axis; a grid.reverb cell's wins.
+    return {
+        "dataset": r.dataset,
+        "backbone": r.train.backbone,
+        "reverb": r.train.reverb.probability if r.train.reverb else 0.0,
+        "round": 1,  # a grid.round cell's wins (round 2: raysynth.sweep.rounds)
+    }
+
+
 def param_space(r: Resolved) -> dict[str, Any]:
     """Tune's param_space: one grid axis over the experiment's distinct trial cells, plus its fixed
     values; for a search, a choice of cell (by index) and the ranges it samples."""
     from ray import tune
 
-    # The reverb probability of train.reverb (0: none), so every record has the axis; a grid.reverb cell's wins.
-    fixed = {
-        "dataset": r.dataset,
-        "backbone": r.train.backbone,
-        "reverb": r.train.reverb.probability if r.train.reverb else 0.0,
-    }
+    fixed = fixed_params(r)
     search = r.spec.get("search", {})
     if search.get("algorithm", "grid") == "grid":
         return {"cell": tune.grid_search(list(r.cells)), **fixed}
@@ -205,6 +211,11 @@ def _graceful_sigint():
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
 
 
+def default_name(r: Resolved) -> str:
+    """An experiment's folder name when ``--name`` is not given: ``<spec name>-<time>``."""
+    return f"{r.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def tracking_callbacks(r: Resolved, name: str) -> list:
     """Tune's MLflow logger where the spec says ``tracking: mlflow`` (one run per trial)."""
     if r.spec.get("tracking", "none") != "mlflow":
@@ -241,7 +252,7 @@ def run_sweep(
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, context=context, cells=list(r.cells)), resources
     )
-    name = experiment_name or f"{r.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = experiment_name or default_name(r)
     path = f"{storage_path.rstrip('/')}/{name}"
     check_target(path, name, r.spec, resume, experiment_name is not None)
     if resume:

@@ -7,6 +7,7 @@ its config (``real_fraction``, ``synth_multiplier``, ``strategy``, ``generator``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,8 @@ class TrialContext:
         teachers: (test fold, checkpoint) of each trained teacher.
         features: where a frozen backbone's features and augmented views are cached
             (``<work_dir>/features``; ``None``: computed in each trial, not kept).
+        round2, confusion_share: the round-2 trials' counts per class, given out after round 1
+            (:mod:`raysynth.train.rounds`), and the part of their clips those replace.
     """
 
     manifest: str
@@ -75,6 +78,17 @@ class TrialContext:
     scores: tuple[ScoreTable, ...] = ()
     teachers: tuple[tuple[int | None, str], ...] = ()
     features: str | None = None
+    round2: tuple[tuple[str, str], ...] = ()  # (cell_key, JSON counts per class) of each round-2 trial
+    confusion_share: float = 0.5  # confusion.share: the part of a round-2 trial's clips from round 2
+
+    def round2_counts(self, config: dict[str, Any]) -> dict[str, int]:
+        """A round-2 trial's clips per class from round 2, as the sweep gave them out (sweep.rounds)."""
+        from raysynth.train.rounds import cell_key
+
+        found = dict(self.round2).get(cell_key(config))
+        if found is None:
+            raise ValueError(f"no round-2 counts for the trial {cell_key(config)}: its round 1 has not run")
+        return json.loads(found)
 
     def draw(self, config: dict[str, Any]) -> int:
         """The draw seed of the trial's synthetic clips."""

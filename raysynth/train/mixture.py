@@ -30,6 +30,7 @@ from raysynth.train.data import (
     noise_sources,
     without_sources,
 )
+from raysynth.train.rounds import ROUND2_SPLIT, split_counts
 from raysynth.train.silence import silence_clips, silence_source
 
 
@@ -53,6 +54,7 @@ class Mixture:
     quality_scores: str | None = None  # the score table it read
     silence: str | None = None  # what a speech cell's silence clips are made of (None: it has none)
     cost: dict[str, Any] | None = None  # what its synthetic clips cost to make and score (synthetic_cost)
+    round2: dict[str, int] | None = None  # a round-2 trial's clips per class from round 2 (train.rounds)
 
 
 def check_disjoint(roles: dict[str, set[str]]) -> None:
@@ -102,7 +104,19 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
         recipe = MERGE.join(source.recipe for source in sources)
         counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
         spoken, silence = _split_silence(counts, sources)
+        round2 = context.round2_counts(config) if config.get("round") == 2 else None
+        if round2 is not None:  # confusion-driven: part of each class's clips from round 2 (train.rounds)
+            spoken, given = split_counts(spoken, context.confusion_share)
+            if sum(round2.values()) != given or set(round2) != set(spoken):
+                raise ValueError(
+                    f"round-2 counts {round2} do not replace the {given} clips this trial gives up"
+                )
+            recipe += "/round2"
         synth, quality, cost = merged_training(config, context, sources, draw, spoken)
+        if round2 is not None:
+            extra, extra_cost = round_two_clips(context, sources, draw, round2)
+            synth = pa.concat_tables([synth, extra])
+            cost = {**cost, **{key: cost[key] + value for key, value in extra_cost.items()}}
         quiet = silence_clips(
             silence, real.class_names, context.noise_manifest, context.sample_rate, num_samples, draw
         )
@@ -123,7 +137,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     return Mixture(
         ClipSet.concat(*parts), valid_clips, decode(real.test), real.class_names, train.num_rows, num_synth,
         excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else (None, None, None)),
-        silence_made, cost if multiplier > 0 else None,
+        silence_made, cost if multiplier > 0 else None, round2 if multiplier > 0 else None,
     )  # fmt: skip
 
 
@@ -236,3 +250,18 @@ def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> No
         sources = context.synthetic_sources(config)
         spoken, _ = _split_silence(counts, sources)
         merged_training(config, context, sources, context.draw(config), spoken)
+
+
+def round_two_clips(context, sources, draw: int, counts: dict[str, int]):
+    """The round-2 clips of a trial: each engine of its cell its share of ``counts`` (as in round 1),
+    from the recipe's ``round2`` split; and what they cost."""
+    tables, cost = [], {"gen_seconds": 0.0, "gen_clips": 0, "score_seconds": 0.0}
+    for k, source in enumerate(sources):
+        table = load_synthetic(
+            source.folder, source.recipe, draw, share(counts, len(sources), k), ROUND2_SPLIT
+        )
+        part = synthetic_cost(source, table, None)
+        for key in cost:
+            cost[key] += part[key]
+        tables.append(table)
+    return pa.concat_tables(tables), cost

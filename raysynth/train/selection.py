@@ -86,6 +86,11 @@ class Selection:
                 "selected_test_precision": dict(zip(mixture.class_names, test["precision"], strict=True)),
                 "selected_test_recall": dict(zip(mixture.class_names, test["recall"], strict=True)),
                 "selected_test_confusion": test["confusion"],
+                # what a round-2 trial's generation follows (raysynth.sweep.rounds): validation, never test
+                "selected_valid_confusion": {
+                    "classes": list(mixture.class_names),
+                    "counts": valid["confusion"],
+                },
             }
         return {
             "epoch": epoch,
@@ -102,6 +107,7 @@ class Selection:
             "synthetic_recipe": mixture.recipe,
             "synthetic_silence": mixture.silence,  # what a speech cell's silence clips are made of
             "draw_seed": mixture.draw,
+            **({"round2_counts": mixture.round2} if mixture.round2 is not None else {}),
             "elapsed_s": elapsed_s,
             **(mixture.cost or {}),
             **quality_counts(mixture),
