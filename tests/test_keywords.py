@@ -181,3 +181,46 @@ def test_an_asr_filter_keeps_the_clips_the_recognizer_hears_best(shared_data, ra
     kept = [i for i in filtered.train.ids if not i.startswith("silence-")]
     everything = [i for i in plain.train.ids if not i.startswith("silence-")]
     assert np.mean(load_scores(job.folder, kept)[0]) > np.mean(load_scores(job.folder, everything)[0])
+
+
+def test_keywords_with_no_recording_are_classes_trained_from_synthetic_speech_only(shared_data, tmp_path):
+    """speech_commands_mini10: on and off, which the copy has no recording of, are classes of the task:
+    named in the manifest, planned as synthetic speech (saying the word), counted as a median class."""
+    from raysynth.config import parse_spec
+    from raysynth.datasets import prepare, read_manifest
+    from raysynth.datasets.manifest import manifest_classes
+    from raysynth.inputs import resolve
+    from raysynth.inputs.synthetic import plan_job
+    from raysynth.train.data import load_real
+
+    ten = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    report = prepare("speech_commands_mini10", shared_data, tmp_path / "work", 16000)
+    assert manifest_classes(report.manifest) == [*ten, "_unknown_"]
+    labels = set(read_manifest(report.manifest, columns=["label"]).column("label").to_pylist())
+    assert labels == {*KEYWORDS, "_unknown_"} and any("'on', 'off'" in note for note in report.notes)
+    real = load_real(report.manifest, 0.0, 0, fold=1)
+    recorded = sorted(n for label, n in real.train_counts.items() if label not in ("on", "off"))
+    assert real.train_counts["on"] == real.train_counts["off"] == recorded[(len(recorded) - 1) // 2] > 200
+    assert real.class_names == [*ten, "_unknown_"] and real.test.num_rows > 0
+    spec = parse_spec({
+        "name": "k10", "dataset": {"name": "speech_commands_mini10"},
+        "generation": {"generator": "tts", "prompt_template": "{label}", "duration_s": 1.0},
+        "grid": {"real_fraction": 0.0, "synth_multiplier": 0.05, "fold": 1},
+    })  # fmt: skip
+    resolved = resolve(spec, shared_data, tmp_path / "work")
+    rows = plan_job(resolved.generation[0], resolved.manifest.path)
+    said = {row["label"]: row["prompt"] for row in rows if row["label"] in ("on", "off")}
+    assert said == {"on": "on", "off": "off"}
+    per_class = {label: sum(r["label"] == label and r["split"] == "train" for r in rows) for label in ten}
+    assert per_class["on"] == per_class["off"] > 0 and min(per_class.values()) > 0
+
+
+def test_a_speech_commands12_release_without_on_and_off_names_them_as_classes(shared_data, tmp_path):
+    from raysynth.datasets import prepare
+    from raysynth.datasets.manifest import manifest_classes
+
+    report = prepare(
+        "speech_commands12", _test_only_corpus(shared_data, tmp_path / "data", 3), tmp_path / "w", 16000
+    )
+    classes = manifest_classes(report.manifest)
+    assert classes[6:8] == ["on", "off"] and classes[-2:] == ["_unknown_", "_silence_"]  # not "6" and "7"

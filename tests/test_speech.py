@@ -199,7 +199,8 @@ def test_unknown_says_other_words_and_silence_is_never_spoken(shared_data, ray_s
     for row in rows:
         by_label.setdefault(row["label"], []).append(json.loads(row["params"])["text"])
     assert "_silence_" not in by_label  # never spoken
-    assert set(by_label) == {*KEYWORDS[:6], "stop", "go", "_unknown_"}  # on and off have no real clip here
+    # on and off have no real clip here: classes of the task all the same, trained from synthetic speech only
+    assert set(by_label) == {*KEYWORDS, "_unknown_"}
     for label, texts in by_label.items():
         if label != "_unknown_":
             assert set(texts) == {label}, (label, set(texts))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,8 +127,14 @@ def write_manifest(
     loader: Callable[[Path, int], Decoded] = load_audio,
     corpus_dir: Path | None = None,
     unused: Iterable[tuple[Path, str]] = (),
+    classes: Sequence[str] | None = None,
 ) -> PrepareReport:
     """Decode, resample and FLAC-encode every source into ``<output_dir>/manifest.parquet``.
+
+    ``classes`` is the task's class list by label id, where it has classes a corpus may hold no
+    recording of (the 12-class Speech Commands task's on and off, in an excerpt without them): they
+    stay classes of the manifest, named, with no row (trained from synthetic clips only). Without
+    it, the classes are those the rows name.
 
     Unreadable or empty files are skipped and counted in the report, never fatal. Sources whose
     file does not exist (a metadata row without audio) fail the run with ``on_missing="fail"``,
@@ -200,6 +206,19 @@ def write_manifest(
         )
     table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
     names = class_names_of((row["label_id"], row["label"]) for row in rows)
+    if classes is not None:
+        wrong = sorted({(r["label_id"], r["label"]) for r in rows if not (r["label_id"] < len(classes)
+                        and classes[r["label_id"]] == r["label"])})  # fmt: skip
+        if wrong:
+            raise DatasetError(
+                f"{dataset}: rows whose label id is not its place in the class list: {wrong[:5]}"
+            )
+        names = list(classes)
+        absent = [name for name in names if name not in {row["label"] for row in rows}]
+        if absent:
+            report.notes.append(
+                f"classes with no recording (trained from synthetic clips only, never tested): {absent}"
+            )
     write_table_atomic(with_manifest_record(with_hf_features(table, sample_rate, names), names), manifest)
     report.clips = len(rows)
     report.per_split = dict(Counter(row["split"] for row in rows))

@@ -122,6 +122,19 @@ def largest_training_counts(rows: list[tuple[str, str]]) -> Counter:
     return counts
 
 
+def with_unrecorded(counts: dict[str, int], class_names: Sequence[str], recorded: set[str]) -> dict[str, int]:
+    """``counts`` with each class that has no recording at all (``class_names`` minus ``recorded``)
+    given the median count of the recorded classes: what ``synth_multiplier`` scales for a class
+    trained from synthetic clips only.
+
+    >>> with_unrecorded({"yes": 10, "no": 12, "up": 20}, ["yes", "no", "on", "up"], {"yes", "no", "up"})
+    {'yes': 10, 'no': 12, 'up': 20, 'on': 12}
+    """
+    present = sorted(n for label, n in counts.items() if label in recorded and n > 0)
+    fill = present[(len(present) - 1) // 2] if present else 0
+    return {**counts, **{label: fill for label in class_names if label not in recorded}}
+
+
 def split_roles(splits: Iterable[str], fold: int | None) -> tuple[set[str], set[str], set[str]]:
     """Which manifest splits a trial trains, validates and tests on.
 

@@ -196,7 +196,7 @@ def prepare_speech_commands12(
     noise = {p.stem: p for p in sorted((corpus_dir / NOISE_DIR).glob("*.wav"))}
     return write_manifest(
         "speech_commands12", sources, Path(output_dir), sample_rate, notes=notes, loader=_SilenceLoader(noise, seed),
-        corpus_dir=corpus_dir, unused=scan.unused,
+        corpus_dir=corpus_dir, unused=scan.unused, classes=labels,
     )  # fmt: skip
 
 
@@ -269,6 +269,6 @@ SPEECH_COMMANDS12 = register_dataset(
         corpus="speech_commands",
         speech_template="{label}",
         unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
-        version=3,  # 2: each background recording feeds one split's silence; 3: the hash rule without lists
+        version=4,  # 2: each background recording feeds one split's silence; 3: the hash rule without lists; 4: a keyword with no recording is a named class
     )
 )

@@ -40,16 +40,17 @@ def speaker_fold(speaker: str, folds: int = FOLDS) -> str:
 
 
 def prepare_speech_commands_folds(
-    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, every_keyword: bool = False
 ) -> PrepareReport:
-    """Write ``<output_dir>/manifest.parquet``: keywords and ``_unknown_``, in five speaker folds."""
+    """Write ``<output_dir>/manifest.parquet``: keywords and ``_unknown_``, in five speaker folds
+    (``every_keyword``: all ten keywords of the 12-class task are classes, recorded here or not)."""
     corpus_dir = Path(corpus_dir)
     wavs = sorted(p for p in corpus_dir.glob("*/*.wav") if not p.parent.name.startswith("_"))
     if not wavs:
         raise DatasetError(f"{corpus_dir} holds no <word>/*.wav files; expected {LAYOUT}")
     words = sorted({p.parent.name for p in wavs})
-    keywords = [w for w in WORDS12 if w in words]
-    if not keywords:
+    keywords = list(WORDS12) if every_keyword else [w for w in WORDS12 if w in words]
+    if not set(keywords) & set(words):
         raise DatasetError(f"{corpus_dir} has none of the keywords {WORDS12} (its words: {words[:10]})")
     labels = [*keywords, UNKNOWN]
     sources, unused = [], []
@@ -67,10 +68,19 @@ def prepare_speech_commands_folds(
     notes = [f"keywords {keywords}; {UNKNOWN} from {others or 'no other word'}",
              f"{FOLDS} speaker folds by a hash of the speaker id"]  # fmt: skip
     missing = [w for w in WORDS12 if w not in words]
-    if missing:
-        notes.append(f"keywords with no recording here (not classes of this manifest): {missing}")
-    return write_manifest("speech_commands_mini", sources, Path(output_dir), sample_rate, notes=notes,
-                          corpus_dir=corpus_dir, unused=unused)  # fmt: skip
+    if missing and not every_keyword:
+        notes.append(f"keywords with no recording here (not classes of this manifest; speech_commands_mini10 "
+                     f"keeps them as classes): {missing}")  # fmt: skip
+    name = "speech_commands_mini10" if every_keyword else "speech_commands_mini"
+    return write_manifest(name, sources, Path(output_dir), sample_rate, notes=notes, corpus_dir=corpus_dir,
+                          unused=unused, classes=labels)  # fmt: skip
+
+
+def prepare_every_keyword(
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
+) -> PrepareReport:
+    """``speech_commands_mini10``: the same corpus with all ten keywords as classes."""
+    return prepare_speech_commands_folds(corpus_dir, output_dir, sample_rate, every_keyword=True)
 
 
 SPEECH_COMMANDS_MINI = register_dataset(
@@ -84,5 +94,22 @@ SPEECH_COMMANDS_MINI = register_dataset(
         folds=FOLDS,
         speech_template="{label}",
         unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
+    )
+)
+# The ten keywords of the 12-class task (no _silence_: no background recordings in such a copy) and
+# _unknown_, whether the copy has recordings of each or not: a keyword it lacks (on, off in
+# ../shared/data/speech_commands_mini) is a class trained from synthetic speech only and never tested.
+SPEECH_COMMANDS_MINI10 = register_dataset(
+    DatasetRecipe(
+        "speech_commands_mini10",
+        download_speech_commands,
+        prepare_every_keyword,
+        "a person saying the word {label}",
+        LAYOUT,
+        SC_URL,
+        folds=FOLDS,
+        speech_template="{label}",
+        unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
+        corpus="speech_commands_mini",
     )
 )

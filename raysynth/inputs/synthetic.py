@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from raysynth.datasets import read_manifest
-from raysynth.datasets.sampling import largest_training_counts
+from raysynth.datasets.manifest import manifest_classes as stored_classes
+from raysynth.datasets.sampling import largest_training_counts, with_unrecorded
 from raysynth.generate.plan import ClassInfo, PlanError, pin_batches, plan_clips
 from raysynth.generators import BACKENDS
 from raysynth.inputs.resolve import GenerationJob
@@ -18,7 +19,8 @@ def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
     """The classes of a manifest (by label id) and each class's clip count in the training part.
 
     For manifests split into folds, the count is the largest over the folds' training parts, so
-    the shards serve every fold. A test-only corpus (the Speech Commands test-set release) has no
+    the shards serve every fold. A class with no recording (:func:`with_unrecorded`) gets the
+    median of the others, and its name as its text. A test-only corpus (the Speech Commands test-set release) has no
     training part: its test split's counts stand in, so ``synth_multiplier`` keeps its scale.
     """
     table = read_manifest(manifest, columns=["split", "label", "label_id", "label_text"]).to_pylist()
@@ -26,7 +28,12 @@ def manifest_classes(manifest: Path) -> tuple[list[ClassInfo], dict[str, int]]:
     train_counts = largest_training_counts([(row["split"], row["label"]) for row in table])
     if not train_counts:
         train_counts = Counter(row["label"] for row in table if row["split"] == "test")
-    return sorted(classes.values(), key=lambda c: c.label_id), dict(train_counts)
+    recorded = set(classes)
+    names = stored_classes(manifest) or sorted(recorded, key=lambda label: classes[label].label_id)
+    for label_id, label in enumerate(names):  # a class with no recording: prompted by its name
+        classes.setdefault(label, ClassInfo(label, label_id, label))
+    counts = with_unrecorded(dict(train_counts), names, recorded)
+    return sorted(classes.values(), key=lambda c: c.label_id), counts
 
 
 def noise_classes(noise_manifest: Path) -> list[ClassInfo]:

@@ -25,6 +25,7 @@ from raysynth.datasets.sampling import (
     require_classes,
     split_roles,
     stratified_subset,
+    with_unrecorded,
 )
 from raysynth.storage import SHARD_GLOB, Location
 
@@ -111,9 +112,9 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
     # so that a class with no clip never shifts the others (an older manifest: the classes its rows name).
     class_names = manifest_classes(manifest) or [names[i] for i in sorted(names)]
     empty = [name for i, name in enumerate(class_names) if i not in names]
-    if empty:
-        print(f"warning: {manifest}: class(es) {', '.join(map(repr, empty))} have no clip; their outputs are "
-              f"never trained or tested", file=sys.stderr)  # fmt: skip
+    if empty and real_fraction > 0:
+        print(f"warning: {manifest}: class(es) {', '.join(map(repr, empty))} have no recording: only synthetic "
+              f"clips train them, and no test clip scores them", file=sys.stderr)  # fmt: skip
     present = [name for i, name in enumerate(class_names) if i in names]
     train = table.filter(pa.array(np.isin(split, sorted(train_splits))))
     ids = train.column("id").to_pylist()
@@ -136,7 +137,8 @@ def load_real(manifest: Path, real_fraction: float, seed: int, fold: int | None 
         counts = largest_training_counts(list(zip(split.tolist(), labels, strict=True)))
     else:
         counts = Counter(train_labels) or Counter(test.column("label").to_pylist())  # a test-only corpus
-    return RealData(train=subset, valid=valid, test=test, class_names=class_names, train_counts=dict(counts))
+    counts = with_unrecorded(dict(counts), class_names, set(names.values()))  # trained from synthetic clips
+    return RealData(train=subset, valid=valid, test=test, class_names=class_names, train_counts=counts)
 
 
 def load_synthetic(
