@@ -40,10 +40,17 @@ def speaker_fold(speaker: str, folds: int = FOLDS) -> str:
 
 
 def prepare_speech_commands_folds(
-    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000, every_keyword: bool = False
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
 ) -> PrepareReport:
-    """Write ``<output_dir>/manifest.parquet``: keywords and ``_unknown_``, in five speaker folds
-    (``every_keyword``: all ten keywords of the 12-class task are classes, recorded here or not)."""
+    """Write ``<output_dir>/manifest.parquet``: keywords and ``_unknown_``, in five speaker folds."""
+    return _prepare_folds(corpus_dir, output_dir, sample_rate, every_keyword=False)
+
+
+def _prepare_folds(
+    corpus_dir: str | Path, output_dir: str | Path, sample_rate: int, every_keyword: bool
+) -> PrepareReport:
+    """The manifest of either recipe (``every_keyword``: all ten keywords of the 12-class task are
+    classes, recorded here or not)."""
     corpus_dir = Path(corpus_dir)
     wavs = sorted(p for p in corpus_dir.glob("*/*.wav") if not p.parent.name.startswith("_"))
     if not wavs:
@@ -80,7 +87,7 @@ def prepare_every_keyword(
     corpus_dir: str | Path, output_dir: str | Path, sample_rate: int = 16000
 ) -> PrepareReport:
     """``speech_commands_mini10``: the same corpus with all ten keywords as classes."""
-    return prepare_speech_commands_folds(corpus_dir, output_dir, sample_rate, every_keyword=True)
+    return _prepare_folds(corpus_dir, output_dir, sample_rate, every_keyword=True)
 
 
 SPEECH_COMMANDS_MINI = register_dataset(
