@@ -16,6 +16,7 @@ def test_vendi_counts_orthogonal_and_identical_voices():
     assert mean_cosine_distance(np.eye(2)) == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # resemblyzer's encoder over 90 clips: 15-30 s on 2 cores, kept out of the default run
 def test_many_real_speakers_hold_more_voices_than_one_synthetic_voice(shared_data):
     """30 real speakers saying "yes" (one clip each) against 30 clips of one fixed eSpeak NG voice."""
     from raysynth.config import GenerationConfig
