@@ -90,33 +90,18 @@ def prepare_every_keyword(
     return _prepare_folds(corpus_dir, output_dir, sample_rate, every_keyword=True)
 
 
-SPEECH_COMMANDS_MINI = register_dataset(
-    DatasetRecipe(
-        "speech_commands_mini",
-        download_speech_commands,
-        prepare_speech_commands_folds,
-        "a person saying the word {label}",
-        LAYOUT,
-        SC_URL,
-        folds=FOLDS,
-        speech_template="{label}",
-        unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
-    )
-)
+def _recipe(name: str, prepare, **extra) -> DatasetRecipe:
+    """A recipe of the word-folder layout (both read ``<data_root>/speech_commands_mini`` by default)."""
+    return DatasetRecipe(
+        name, download_speech_commands, prepare, "a person saying the word {label}", LAYOUT, SC_URL, folds=FOLDS,
+        speech_template="{label}", unknown_words=tuple(w for w in WORDS35 if w not in WORDS12), **extra,
+    )  # fmt: skip
+
+
+SPEECH_COMMANDS_MINI = register_dataset(_recipe("speech_commands_mini", prepare_speech_commands_folds))
 # The ten keywords of the 12-class task (no _silence_: no background recordings in such a copy) and
 # _unknown_, whether the copy has recordings of each or not: a keyword it lacks (on, off in
 # ../shared/data/speech_commands_mini) is a class trained from synthetic speech only and never tested.
 SPEECH_COMMANDS_MINI10 = register_dataset(
-    DatasetRecipe(
-        "speech_commands_mini10",
-        download_speech_commands,
-        prepare_every_keyword,
-        "a person saying the word {label}",
-        LAYOUT,
-        SC_URL,
-        folds=FOLDS,
-        speech_template="{label}",
-        unknown_words=tuple(w for w in WORDS35 if w not in WORDS12),
-        corpus="speech_commands_mini",
-    )
+    _recipe("speech_commands_mini10", prepare_every_keyword, corpus="speech_commands_mini")
 )
