@@ -236,4 +236,4 @@ def test_a_class_with_no_clip_keeps_every_output_in_place_and_is_named(tmp_path,
     real = load_real(manifest, 1.0, 0)
     assert real.class_names == list(TOY_LABELS)
     assert max(real.train.column("label_id").to_pylist()) < len(real.class_names)
-    assert f"'{TOY_LABELS[2]}' have no clip" in capsys.readouterr().err
+    assert f"'{TOY_LABELS[2]}' have no recording" in capsys.readouterr().err

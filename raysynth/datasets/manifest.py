@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
 from raysynth.console import Progress
-from raysynth.datasets.notes import fold_notes, long_clip_notes, one_line, shared_speakers
+from raysynth.datasets.notes import fold_notes, long_clip_notes, one_line, shared_speakers, task_classes
 from raysynth.datasets.registry import DatasetError
 from raysynth.schemas import (
     REAL_MANIFEST_SCHEMA,
@@ -206,19 +206,8 @@ def write_manifest(
         )
     table = pa.Table.from_pylist(rows, schema=REAL_MANIFEST_SCHEMA)
     names = class_names_of((row["label_id"], row["label"]) for row in rows)
-    if classes is not None:
-        wrong = sorted({(r["label_id"], r["label"]) for r in rows if not (r["label_id"] < len(classes)
-                        and classes[r["label_id"]] == r["label"])})  # fmt: skip
-        if wrong:
-            raise DatasetError(
-                f"{dataset}: rows whose label id is not its place in the class list: {wrong[:5]}"
-            )
-        names = list(classes)
-        absent = [name for name in names if name not in {row["label"] for row in rows}]
-        if absent:
-            report.notes.append(
-                f"classes with no recording (trained from synthetic clips only, never tested): {absent}"
-            )
+    if classes is not None:  # the task's classes, recorded here or not
+        names = task_classes(dataset, rows, classes, report.notes)
     write_table_atomic(with_manifest_record(with_hf_features(table, sample_rate, names), names), manifest)
     report.clips = len(rows)
     report.per_split = dict(Counter(row["split"] for row in rows))

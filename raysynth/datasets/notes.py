@@ -63,3 +63,18 @@ def long_clip_notes(rows: list[dict], sample_rate: int) -> list[str]:
     )
     return [f"{len(long)} clip(s) more than {LONG_FACTOR}x longer than the median clip "
             f"({median / sample_rate:.2f} s), first: {first}; check that they belong to this corpus"]  # fmt: skip
+
+
+def task_classes(dataset: str, rows: list[dict], classes, notes: list[str]) -> list[str]:
+    """``classes`` (a task's class list by label id), checked against the rows' label ids; a class no
+    row has is named in ``notes`` (it is trained from synthetic clips only, never tested)."""
+    from raysynth.datasets.registry import DatasetError
+
+    wrong = sorted({(r["label_id"], r["label"]) for r in rows
+                    if not (r["label_id"] < len(classes) and classes[r["label_id"]] == r["label"])})  # fmt: skip
+    if wrong:
+        raise DatasetError(f"{dataset}: rows whose label id is not its place in the class list: {wrong[:5]}")
+    absent = [name for name in classes if name not in {row["label"] for row in rows}]
+    if absent:
+        notes.append(f"classes with no recording (trained from synthetic clips only, never tested): {absent}")
+    return list(classes)
