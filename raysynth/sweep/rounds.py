@@ -21,9 +21,10 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import raysynth.sweep as tuning  # run_sweep looked up at each call (never a stale binding)
 from raysynth import storage
 from raysynth.inputs import Inputs, Resolved, TrialContext
-from raysynth.sweep import SweepResult, fixed_params, run_sweep, trial_config
+from raysynth.sweep import SweepResult, fixed_params, trial_config
 from raysynth.train.rounds import allocate, cell_key, split_counts
 
 ROUND2_SUFFIX = "-round2"
@@ -112,7 +113,7 @@ def run_rounds(r: Resolved, inputs: Inputs, context: TrialContext, storage_path:
     from raysynth.inputs.synthetic import plan_job
 
     first, second = round_cells(r)
-    one = run_sweep(replace(r, cells=tuple(first)), inputs, context, storage_path, name, resume)
+    one = tuning.run_sweep(replace(r, cells=tuple(first)), inputs, context, storage_path, name, resume)
     counts_of, skipped = give_out(r, context, second, round_one_records(one.experiment_dir), say)
     for index, per_draw in sorted(plan_round_two(r, context, second, counts_of).items()):
         job = r.generation[index]
@@ -128,5 +129,5 @@ def run_rounds(r: Resolved, inputs: Inputs, context: TrialContext, storage_path:
     name2 = name + ROUND2_SUFFIX  # a sibling experiment: Tune reads one grid per folder
     path2 = f"{storage_path.rstrip('/')}/{name2}"
     restore = resume and storage.exists(path2) and tune.Tuner.can_restore(path2)
-    two = run_sweep(replace(r, cells=tuple(second)), inputs, context2, storage_path, name2, restore)
+    two = tuning.run_sweep(replace(r, cells=tuple(second)), inputs, context2, storage_path, name2, restore)
     return [one, two]
