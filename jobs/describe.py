@@ -20,6 +20,8 @@ from raysynth.config import DATA_ENV, DEFAULT_WORK_DIR, WORK_ENV
 from raysynth.datasets import prepare
 from raysynth.inputs.synthetic import manifest_classes
 from raysynth.prompts.llm import DescriptionError, describe_labels
+from raysynth.storage import join
+from raysynth.workspace import as_location, run_cache
 
 
 def main() -> int:
@@ -41,11 +43,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     args = parser.parse_args()
 
-    work_dir = Path(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
+    work_dir = as_location(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
+    run_cache(work_dir)
     root = args.root or os.environ.get(DATA_ENV)
     manifest = prepare(args.dataset, Path(root) if root else None, work_dir).manifest
     classes, _ = manifest_classes(manifest)
-    out = Path(args.out or work_dir / "descriptions" / f"{args.dataset}.json")
+    out = as_location(args.out or join(work_dir, "descriptions", f"{args.dataset}.json"))
     api_key = os.environ.get(args.api_key_env)
     if api_key is None and "api.openai.com" in args.base_url:
         raise DescriptionError(

@@ -34,9 +34,11 @@ def main() -> int:
         parser.error("give --config SPEC or --smoke-test")
 
     from raysynth.inputs import ensure, resolve
+    from raysynth.workspace import run_cache
 
     spec = load_spec(args.config or smoke_spec())
     work_dir = resolve_work_dir(spec, args.work_dir)
+    run_cache(work_dir)
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
     init_ray(args.num_cpus, args.verbose)

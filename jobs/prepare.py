@@ -19,6 +19,7 @@ from raysynth.cli import run_main
 from raysynth.config import DATA_ENV, DEFAULT_WORK_DIR, WORK_ENV
 from raysynth.datasets import DATASETS, DatasetError, prepare
 from raysynth.datasets.manifest import ON_MISSING
+from raysynth.workspace import as_location, run_cache
 
 
 def main() -> int:
@@ -51,7 +52,8 @@ def main() -> int:
     root = args.root or os.environ.get(DATA_ENV)
     if not root and not args.name.startswith("noise:"):
         raise DatasetError(f"give --root or set ${DATA_ENV}: the folder that holds <root>/{args.name}")
-    work_dir = Path(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
+    work_dir = as_location(args.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR)
+    run_cache(work_dir)
     report = prepare(
         args.name,
         Path(root) if root else None,
@@ -76,6 +78,7 @@ def prepare_for_spec(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.config)
     work_dir = resolve_work_dir(spec, args.work_dir)
+    run_cache(work_dir)
     resolved = resolve(spec, resolve_data_root(spec, args.root), work_dir)
     for report in (ensure_manifest(resolved), ensure_noise_manifest(resolved)):
         if report is not None:

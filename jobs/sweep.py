@@ -19,6 +19,7 @@ from raysynth.config import (
     resolve_work_dir,
 )
 from raysynth.storage import check_writable
+from raysynth.workspace import run_cache
 
 
 def main() -> int:
@@ -70,18 +71,22 @@ def main() -> int:
     if args.name is not None:
         check_name(args.name, "--name")
     work_dir = resolve_work_dir(spec, args.work_dir)
+    run_cache(work_dir)  # a work dir on an object store: copies read on this machine go to a temporary cache
     storage = resolve_storage_path(spec, work_dir, args.storage_path)
     # Everything that needs no data is checked here, before Ray starts.
     resolved = resolve(spec, resolve_data_root(spec, args.data_root), work_dir,
                        resolve_shard_store(spec, work_dir, args.shard_store))  # fmt: skip
     check_quality_models(resolved)
-    check_tracking(resolved.spec)  # an unreachable MLflow server: one line, before Ray starts
+    check_tracking(
+        resolved.spec, work_dir=work_dir
+    )  # an unreachable MLflow server: one line, before Ray starts
     if args.name is not None:  # a taken name, or a resume with another spec: before Ray starts
         check_target(f"{storage.rstrip('/')}/{args.name}", args.name, resolved.spec, args.resume, True)
         if round_cells(resolved)[1]:  # and the round-2 experiment beside it
             name2 = args.name + ROUND2_SUFFIX
             check_target(f"{storage.rstrip('/')}/{name2}", name2, resolved.spec, args.resume, True)
     check_writable(storage)
+    check_writable(work_dir)
     init_ray(args.num_cpus, args.verbose)
     check_cluster(resolved)
     inputs = ensure(resolved, generate=not args.no_generate, say=print)

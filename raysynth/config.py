@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from raysynth import storage
+
 DATA_ENV = "RAYSYNTH_DATA"
 WORK_ENV = "RAYSYNTH_WORK"
 DEFAULT_WORK_DIR = "raysynth_work"
@@ -818,16 +820,22 @@ def resolve_data_root(spec: ExperimentSpec, cli_value: str | None = None) -> Pat
     return Path(value).expanduser().resolve() if value else None
 
 
-def resolve_work_dir(spec: ExperimentSpec, cli_value: str | None = None) -> Path:
-    """Where manifests and shards are written: CLI, spec, ``$RAYSYNTH_WORK``, then ``./raysynth_work``."""
+def resolve_work_dir(spec: ExperimentSpec, cli_value: str | None = None) -> Path | str:
+    """Where manifests, caches and shards are written: CLI, spec, ``$RAYSYNTH_WORK``, then
+    ``./raysynth_work``. A folder (a Path), or an object store URI such as ``s3://bucket/prefix`` (a
+    string), read and written through :mod:`raysynth.workspace`."""
     value = cli_value or spec.paths.work_dir or os.environ.get(WORK_ENV) or DEFAULT_WORK_DIR
-    if "://" in value:
+    if "://" in value and not value.startswith("file://"):
         given = "--work-dir" if cli_value else "paths.work_dir" if spec.paths.work_dir else f"${WORK_ENV}"
-        raise SpecError(
-            f"{given} {value}: the work dir has to be a local or mounted folder (object storage is not "
-            f"supported there yet); put shards and Tune results on it with --shard-store and --storage-path"
-        )
-    return Path(value).expanduser().resolve()
+        scheme = value.split("://", 1)[0]
+        if scheme not in ("s3", "gs", "gcs", "hdfs", "abfs", "abfss") or not value.split("://", 1)[1].strip(
+            "/"
+        ):
+            raise SpecError(
+                f"{given} {value}: a work dir is a folder or an object store URI such as s3://bucket/prefix"
+            )
+        return value.rstrip("/")
+    return Path(value.removeprefix("file://")).expanduser().resolve()
 
 
 def check_name(name: str, key: str) -> str:
@@ -842,17 +850,19 @@ def check_name(name: str, key: str) -> str:
     return name
 
 
-def resolve_shard_store(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str | Path:
+def resolve_shard_store(
+    spec: ExperimentSpec, work_dir: Path | str, cli_value: str | None = None
+) -> str | Path:
     """The shard store: CLI, spec, then ``<work_dir>/synthetic``. ``s3://`` URIs pass through."""
     value = cli_value or spec.paths.shard_store
     if value and "://" in value:
         return value
-    return Path(value).expanduser().resolve() if value else work_dir / "synthetic"
+    return Path(value).expanduser().resolve() if value else storage.join(work_dir, "synthetic")
 
 
-def resolve_storage_path(spec: ExperimentSpec, work_dir: Path, cli_value: str | None = None) -> str:
+def resolve_storage_path(spec: ExperimentSpec, work_dir: Path | str, cli_value: str | None = None) -> str:
     """Tune's storage path: CLI, spec, then ``<work_dir>/ray_results``. ``s3://`` URIs pass through."""
     value = cli_value or spec.paths.storage_path
     if value and "://" in value:
         return value
-    return str(Path(value).expanduser().resolve()) if value else str(work_dir / "ray_results")
+    return str(Path(value).expanduser().resolve()) if value else str(storage.join(work_dir, "ray_results"))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raysynth import workspace
 from raysynth.audio import AudioDecodeError, Decoded, encode_flac, load_audio
 from raysynth.console import Progress
 from raysynth.datasets.notes import fold_notes, long_clip_notes, one_line, shared_speakers, task_classes
@@ -250,14 +251,15 @@ def _source_id(path: Path, cache: dict[Path, str]) -> str:
     return cache[path]
 
 
-def read_manifest(path: Path, columns: list[str] | None = None) -> pa.Table:
-    """Read a real manifest, checking it against the schema."""
-    if not Path(path).is_file():
+def read_manifest(path: Path | str, columns: list[str] | None = None) -> pa.Table:
+    """Read a real manifest (a file, or an object through this node's cache), checking its schema."""
+    if not workspace.is_file(path):
         raise DatasetError(f"manifest {path} does not exist; run `python jobs/prepare.py <dataset>` first")
-    schema = pq.read_schema(path)
+    local = workspace.fetch(path)
+    schema = pq.read_schema(local)
     check_schema(schema, REAL_MANIFEST_SCHEMA, str(path))
-    check_labels(path, schema)
-    return pq.read_table(path, columns=columns)
+    check_labels(local, schema)
+    return pq.read_table(local, columns=columns)
 
 
 def check_labels(path: Path, schema: pa.Schema) -> None:
@@ -284,9 +286,9 @@ def check_labels(path: Path, schema: pa.Schema) -> None:
         )
 
 
-def manifest_classes(path: Path) -> list[str] | None:
+def manifest_classes(path: Path | str) -> list[str] | None:
     """The class list a manifest was prepared with (``None``: an older manifest without one)."""
-    record = manifest_record(pq.read_schema(path))
+    record = manifest_record(pq.read_schema(workspace.fetch(path)))
     return list(record["classes"]) if record else None
 
 

@@ -12,25 +12,44 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raysynth import workspace
 from raysynth.audio import RESAMPLER
 from raysynth.datasets.manifest import MANIFEST_NAME, PrepareReport
 from raysynth.datasets.registry import DatasetError, DatasetRecipe, get_recipe
 from raysynth.schemas import SCHEMA_VERSION
-from raysynth.storage import check_writable
+from raysynth.storage import Location, check_writable, is_remote, join, write_text
 
 RECIPE_FILE = "recipe.json"
 
 
-def corpora_root(recipe: DatasetRecipe, data_root: Path | None, work_dir: Path) -> Path | None:
+def corpora_root(recipe: DatasetRecipe, data_root: Path | None, work_dir: Location) -> Path | None:
     """The data root to use: the given one; test-only sets, built in code, always go under
-    ``<work_dir>/corpora``, so a real corpora root is never written to."""
+    ``<work_dir>/corpora``, so a real corpora root is never written to. With a work dir on an object
+    store they are built in this node's cache (:func:`scratch_corpora`)."""
     if recipe.test_only:
-        return Path(work_dir) / "corpora"
+        return scratch_corpora(work_dir) if is_remote(work_dir) else Path(work_dir) / "corpora"
     return data_root
+
+
+def scratch_corpora(work_dir: Location) -> Path:
+    """Where test-only corpora of a work dir on an object store are built: this node's cache."""
+    return workspace.cache_root() / "corpora" / hashlib.sha256(str(work_dir).encode()).hexdigest()[:12]
+
+
+def corpus_key(corpus_dir: Path | None, work_dir: Location) -> str:
+    """The corpus as a manifest's key names it: a test-only corpus built in the node cache by where it
+    would be under the work dir, so that its manifests keep their names on every node and run."""
+    if corpus_dir is not None and is_remote(work_dir):
+        scratch = scratch_corpora(work_dir).resolve()
+        if corpus_dir == scratch or scratch in corpus_dir.parents:
+            return str(join(work_dir, "corpora", *corpus_dir.relative_to(scratch).parts))
+    return str(corpus_dir)
 
 
 def recipe_options(recipe: DatasetRecipe, options: dict[str, Any]) -> dict[str, Any]:
@@ -61,11 +80,11 @@ class ManifestPlan:
     sample_rate: int
     options: dict[str, Any]
     key: dict[str, Any]
-    path: Path
+    path: Location  # a Path, or a URI when the work dir is an object store
 
 
 def plan_manifest(
-    name: str, data_root: Path | None, work_dir: Path, sample_rate: int = 16000, **options
+    name: str, data_root: Path | None, work_dir: Location, sample_rate: int = 16000, **options
 ) -> ManifestPlan:
     """Resolve a dataset (or ``noise:<dir>``) and its options into the manifest they make."""
     recipe = get_recipe(name)
@@ -80,12 +99,12 @@ def plan_manifest(
         "version": recipe.version,
         "resampler": RESAMPLER,
         "schema": SCHEMA_VERSION,
-        "corpus": str(corpus_dir),
+        "corpus": corpus_key(corpus_dir, work_dir),
         "sample_rate": sample_rate,
         "options": options,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    path = Path(work_dir) / recipe.name / digest / MANIFEST_NAME
+    path = join(work_dir, recipe.name, digest, MANIFEST_NAME)
     return ManifestPlan(recipe, corpus_dir, data_root, sample_rate, options, key, path)
 
 
@@ -121,7 +140,7 @@ def prepare(
 def prepare_planned(plan: ManifestPlan, download: bool = False, force: bool = False) -> PrepareReport:
     """:func:`prepare` for a resolved :class:`ManifestPlan`."""
     recipe = plan.recipe
-    if plan.path.is_file() and not force:
+    if workspace.is_file(plan.path) and not force:
         return PrepareReport(
             dataset=recipe.name, manifest=plan.path, notes=["manifest exists; not prepared again"]
         )
@@ -140,9 +159,15 @@ def prepare_planned(plan: ManifestPlan, download: bool = False, force: bool = Fa
                 f"{plan.data_root}` (source: {recipe.url})"
             )
         corpus_dir = recipe.download(Path(plan.data_root))
-    check_writable(plan.path.parent)  # before decoding every file
-    report = recipe.prepare(corpus_dir, plan.path.parent, plan.sample_rate, **plan.options)
-    (plan.path.parent / RECIPE_FILE).write_text(
-        json.dumps(plan.key, indent=2, sort_keys=True, default=str) + "\n"
-    )
+    folder = workspace.parent(plan.path)
+    check_writable(folder)  # before decoding every file
+    if not is_remote(plan.path):
+        report = recipe.prepare(corpus_dir, Path(folder), plan.sample_rate, **plan.options)
+    else:  # made in a local folder, then published whole
+        with tempfile.TemporaryDirectory(prefix="raysynth-prepare-") as staging:
+            report = recipe.prepare(corpus_dir, Path(staging), plan.sample_rate, **plan.options)
+            with workspace.publish(plan.path) as tmp:
+                os.replace(Path(staging) / MANIFEST_NAME, tmp)
+        report.manifest = plan.path
+    write_text(join(folder, RECIPE_FILE), json.dumps(plan.key, indent=2, sort_keys=True, default=str) + "\n")
     return report

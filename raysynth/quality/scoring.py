@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
-import pyarrow.parquet as pq
 
-from raysynth import storage
+from raysynth import storage, workspace
 from raysynth.storage import SHARD_GLOB
 
 PART_GLOB = "part-*.parquet"
@@ -76,23 +75,23 @@ def scorer_key(kind: str, teacher: str | None, prompts: tuple[str, ...], clap_mo
     return f"{kind}-{hashlib.sha256(json.dumps(what).encode()).hexdigest()[:10]}"
 
 
-def scores_dir(work_dir: Path, dataset: str, recipe: str, key: str) -> Path:
-    return Path(work_dir) / "quality" / dataset / "scores" / recipe / key
+def scores_dir(work_dir: Path | str, dataset: str, recipe: str, key: str) -> Path | str:
+    return storage.join(work_dir, "quality", dataset, "scores", recipe, key)
 
 
-def score_parts(folder: str | Path) -> list[Path]:
-    """The side table's parts. A part that does not read as a score table (damaged, truncated, foreign)
-    is moved aside as ``corrupt-<name>``, named on stderr, and its clips are scored again."""
+def score_parts(folder: str | Path) -> list[str]:
+    """The side table's parts (local or on a store). A part that does not read as a score table
+    (damaged, truncated, foreign) is moved aside as ``corrupt-<name>``, named on stderr, and its clips
+    are scored again."""
     parts = []
-    for path in sorted(Path(folder).glob(PART_GLOB)):
+    for path in storage.list_files(folder, PART_GLOB):
         try:
-            if not SCORE_SCHEMA.equals(pq.read_schema(path).remove_metadata()):
+            if not SCORE_SCHEMA.equals(storage.read_schema(path).remove_metadata()):
                 raise ValueError("its columns are not a score table's")
-        except (OSError, ValueError, pa.ArrowException) as error:
-            aside = path.with_name(f"corrupt-{path.name}")
-            path.replace(aside)
+        except (storage.StorageError, ValueError) as error:
+            aside = workspace.name(workspace.move(path, f"corrupt-{workspace.name(path)}"))
             print(f"warning: score table part {path} is damaged ({str(error).splitlines()[0][:120]}); "
-                  f"moved aside to {aside.name}, its clips are scored again", file=sys.stderr)  # fmt: skip
+                  f"moved aside to {aside}, its clips are scored again", file=sys.stderr)  # fmt: skip
             continue
         parts.append(path)
     return parts
@@ -101,7 +100,7 @@ def score_parts(folder: str | Path) -> list[Path]:
 def scored_ids(folder: str | Path) -> set[str]:
     ids: set[str] = set()
     for path in score_parts(folder):
-        ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+        ids.update(storage.dataset([path]).to_table(columns=["id"]).column("id").to_pylist())
     return ids
 
 
@@ -120,14 +119,15 @@ def missing_scores(job: ScoreJob) -> int:
 
 def seconds_per_clip(folder: str | Path) -> float:
     """The mean scoring seconds of one clip of a side table (0 where its parts predate the record)."""
-    from raysynth.schemas import read_provenance
+    from raysynth.schemas import PROVENANCE_KEY
 
     seconds = clips = 0.0
     for path in score_parts(folder):
-        provenance = read_provenance(path)
+        raw = (storage.read_schema(path).metadata or {}).get(PROVENANCE_KEY)
+        provenance = json.loads(raw) if raw else {}
         if "seconds" in provenance:
             seconds += float(provenance["seconds"])
-            clips += pq.read_metadata(path).num_rows
+            clips += storage.dataset([path]).count_rows()
     return seconds / clips if clips else 0.0
 
 
@@ -138,7 +138,7 @@ def load_scores(folder: str | Path, ids: list[str]) -> tuple[np.ndarray, np.ndar
         FileNotFoundError: a clip has no score (the quality stage has not scored it).
     """
     files = score_parts(folder)
-    table = pds.dataset([str(f) for f in files]).to_table(filter=pds.field("id").isin(ids)) if files else None
+    table = storage.dataset(files).to_table(filter=pds.field("id").isin(ids)) if files else None
     index = {i: row for row, i in enumerate(table.column("id").to_pylist())} if table is not None else {}
     missing = [i for i in ids if i not in index]
     if missing:
@@ -185,7 +185,7 @@ class ClipScorer:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         """Score one work item: the listed clips of one shard file, read here (not in the driver)."""
         from raysynth.audio import decode_flac, fix_length
-        from raysynth.schemas import device_name, write_table_atomic
+        from raysynth.schemas import device_name
 
         written = []
         for file, ids_json in zip(batch["file"], batch["ids"], strict=True):
@@ -205,9 +205,9 @@ class ClipScorer:
             table = pa.table({"id": ids, "label": rows.column("label").to_pylist(), "score": score,
                               "margin": margin}, schema=SCORE_SCHEMA)  # fmt: skip
             name = hashlib.sha256("".join(sorted(ids)).encode()).hexdigest()[:16]
-            write_table_atomic(
+            storage.write_table(
                 table,
-                Path(self.job.folder) / f"part-{name}.parquet",
+                storage.join(self.job.folder, f"part-{name}.parquet"),
                 {"scorer": asdict(self.job), "seconds": seconds, "device": device_name()},
             )
             written.append(len(ids))

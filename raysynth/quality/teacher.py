@@ -18,7 +18,6 @@ import json
 import math
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -26,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from raysynth import workspace
 from raysynth.schemas import file_id
-from raysynth.storage import load_checkpoint
+from raysynth.storage import join, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class TeacherPlan:
     noise_manifest: str | None = None  # its test-noise recordings never reach the teacher
 
 
-def teacher_path(work_dir: Path, dataset: str, manifest: str, fold: int | None, sample_rate: int,
+def teacher_path(work_dir: Path | str, dataset: str, manifest: str, fold: int | None, sample_rate: int,
                  clip_seconds: float, n_mels: int, epochs: int, batch_size: int = 64,
                  learning_rate: float = 2e-3, seed: int = 0, real_fraction: float = 1.0,
-                 noise_manifest: str | None = None) -> Path:  # fmt: skip
+                 noise_manifest: str | None = None) -> Path | str:  # fmt: skip
     """``<work_dir>/quality/<dataset>/teacher-<hash>/fold-<fold>[-rf<f>-seed<s>].pt``; the hash covers
     the manifest (its path names the recipe that prepared it), every training setting and the test
     noise kept out; the name, the real subset it trained on."""
@@ -69,7 +69,7 @@ def teacher_path(work_dir: Path, dataset: str, manifest: str, fold: int | None, 
     key += [str(noise_manifest)] if noise_manifest else []
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:10]
     subset = f"-rf{real_fraction:g}-seed{seed}" if real_fraction < 1 else ""
-    return Path(work_dir) / "quality" / dataset / f"teacher-{digest}" / f"fold-{fold}{subset}.pt"
+    return join(work_dir, "quality", dataset, f"teacher-{digest}", f"fold-{fold}{subset}.pt")
 
 
 def teacher_subset(cell: dict) -> tuple[float, int]:
@@ -91,7 +91,7 @@ def train_teacher(plan: TeacherPlan) -> dict:
 
     start = time.perf_counter()
     torch.manual_seed(plan.seed)
-    real = load_real(Path(plan.manifest), plan.real_fraction, plan.seed, plan.fold)
+    real = load_real(plan.manifest, plan.real_fraction, plan.seed, plan.fold)
     if plan.noise_manifest:  # the test-noise recordings (Speech Commands' _silence_ crops) stay out
         from raysynth.train.data import noise_sources, without_sources
 
@@ -130,15 +130,9 @@ def train_teacher(plan: TeacherPlan) -> dict:
                "train_acc": train_acc, "seconds": time.perf_counter() - start}  # fmt: skip
     state = {"model": model.state_dict(), "mean": mean, "std": std, "class_names": real.class_names,
              "sample_rate": plan.sample_rate, "num_samples": num_samples, "n_mels": plan.n_mels,
-             "plan": asdict(plan), "summary": summary, "manifest_id": file_id(plan.manifest)}  # fmt: skip
-    path = Path(plan.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-    try:
+             "plan": asdict(plan), "summary": summary, "manifest_id": file_id(workspace.fetch(plan.manifest))}  # fmt: skip
+    with workspace.publish(plan.path) as tmp:  # seen whole or not at all, locally or on a store
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return summary
 
 
@@ -149,14 +143,15 @@ class StaleTeacher(RuntimeError):
 def check_teacher(plan: TeacherPlan) -> bool:
     """Whether ``plan``'s teacher exists; raises :class:`StaleTeacher` if it was trained on another
     version of the manifest (its path names the manifest's recipe, not its bytes)."""
-    if not Path(plan.path).is_file():
+    if not workspace.is_file(plan.path):
         return False
-    trained_on = load_checkpoint(plan.path, "teacher").get("manifest_id")
-    if trained_on != file_id(plan.manifest):
+    trained_on = load_checkpoint(workspace.fetch(plan.path), "teacher").get("manifest_id")
+    if trained_on != file_id(workspace.fetch(plan.manifest)):
+        folder = workspace.parent(plan.path)
         raise StaleTeacher(
             f"teacher {plan.path} was trained on another version of {plan.manifest} (prepared again since); "
-            f"delete {Path(plan.path).parent} and the score tables under "
-            f"{Path(plan.path).parent.parent / 'scores'} so that both are made again"
+            f"delete {folder} and the score tables under "
+            f"{join(workspace.parent(folder), 'scores')} so that both are made again"
         )
     return True
 
@@ -173,9 +168,9 @@ class Teacher:
     def load(cls, path: str | os.PathLike[str]) -> Teacher:
         from raysynth.train.models import CNNClassifier
 
-        if not Path(path).is_file():
+        if not workspace.is_file(path):
             raise FileNotFoundError(f"no teacher at {path}; the sweep's quality stage trains it")
-        state = load_checkpoint(path, "teacher")
+        state = load_checkpoint(workspace.fetch(path), "teacher")
         model = CNNClassifier(len(state["class_names"]), state["sample_rate"], state["n_mels"])
         model.load_state_dict(state["model"])
         return cls(model, state["mean"], state["std"], state["class_names"], state["sample_rate"],

@@ -10,8 +10,10 @@ completed trials only and say when a cell has fewer than were planned.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,21 @@ def local_copy(experiment_dir: str | Path, cache: Path | None = None) -> Path:
         raise ReportError(f"cannot read experiment directory {experiment_dir}: {error}") from error
 
 
+@contextlib.contextmanager
+def readable(experiment_dir: str | Path) -> Iterator[Path]:
+    """``with readable(d) as root``: a local folder with the experiment, the folder itself or, for one on
+    an object store, a temporary copy removed when the block ends."""
+    import tempfile
+
+    from raysynth import storage
+
+    if not storage.is_remote(experiment_dir):
+        yield Path(experiment_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="raysynth-report-") as cache:
+        yield local_copy(experiment_dir, Path(cache))
+
+
 def _not_run(root: Path, seen: list[dict]) -> list[dict]:
     """Records for the cells the experiment planned but never started."""
     record = experiment_record(root)
@@ -209,20 +226,20 @@ def load(*experiment_dirs: str | Path) -> pd.DataFrame:
     """
     records: list[dict] = []
     for experiment_dir in experiment_dirs:
-        root = local_copy(experiment_dir)
-        if not root.is_dir():
-            raise ReportError(f"experiment directory {root} does not exist")
-        cells = experiment_record(root).get("cells")
-        found = [
-            r
-            for r in (read_trial(p.parent, cells) for p in sorted(root.glob("*/params.json")))
-            if r is not None
-        ]
-        if not found:
-            raise ReportError(f"{root} holds no Tune trials (no */params.json)")
-        for record in [*found, *_not_run(root, found)]:
-            record["experiment"] = root.name
-            records.append(record)
+        with readable(experiment_dir) as root:
+            if not root.is_dir():
+                raise ReportError(f"experiment directory {root} does not exist")
+            cells = experiment_record(root).get("cells")
+            found = [
+                r
+                for r in (read_trial(p.parent, cells) for p in sorted(root.glob("*/params.json")))
+                if r is not None
+            ]
+            if not found:
+                raise ReportError(f"{experiment_dir} holds no Tune trials (no */params.json)")
+            for record in [*found, *_not_run(root, found)]:
+                record["experiment"] = root.name
+                records.append(record)
     df = pd.DataFrame.from_records(records)
     absent = [axis for axis in AXES if axis not in df.columns]
     if absent:

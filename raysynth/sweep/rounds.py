@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import raysynth.sweep as tuning  # run_sweep looked up at each call (never a stale binding)
 from raysynth import storage
@@ -38,17 +37,21 @@ def round_cells(r: Resolved) -> tuple[list[dict], list[dict]]:
 
 def round_one_records(experiment_dir: str) -> dict[str, dict]:
     """The completed round-1 trials, by :func:`cell_key` of their config."""
-    from raysynth.report.trials import experiment_record, local_copy, read_trial
+    from raysynth.report.trials import experiment_record, read_trial, readable
 
-    root = local_copy(experiment_dir)
-    cells = experiment_record(root).get("cells")
     found = {}
-    for params in sorted(root.glob("*/params.json")):
-        record = read_trial(params.parent, cells)
-        if record is None or record.get("status") != "completed" or "selected_valid_confusion" not in record:
-            continue
-        config = json.loads((params.parent / "params.json").read_text())
-        found[cell_key(trial_config(config))] = record
+    with readable(experiment_dir) as root:
+        cells = experiment_record(root).get("cells")
+        for params in sorted(root.glob("*/params.json")):
+            record = read_trial(params.parent, cells)
+            if (
+                record is None
+                or record.get("status") != "completed"
+                or "selected_valid_confusion" not in record
+            ):
+                continue
+            config = json.loads((params.parent / "params.json").read_text())
+            found[cell_key(trial_config(config))] = record
     return found
 
 
@@ -67,9 +70,7 @@ def give_out(r: Resolved, context: TrialContext, second: list[dict], records: di
             skipped.append(cell)
             continue
         confusion = json.loads(partner["selected_valid_confusion"])
-        real = load_real(
-            Path(context.manifest), float(cell["real_fraction"]), int(cell["seed"]), cell.get("fold")
-        )
+        real = load_real(context.manifest, float(cell["real_fraction"]), int(cell["seed"]), cell.get("fold"))
         counts = {
             label: math.ceil(float(cell["synth_multiplier"]) * n) for label, n in real.train_counts.items()
         }

@@ -61,9 +61,10 @@ def check_target(
         )
 
 
-def check_tracking(spec: dict[str, Any], timeout_s: float = 5.0) -> None:
+def check_tracking(spec: dict[str, Any], timeout_s: float = 5.0, work_dir: Any = None) -> None:
     """``tracking_uri`` can be used, before Ray starts: an http(s) server answers within ``timeout_s``
-    (MLflow's client would retry for minutes), and a folder store, which MLflow 3 refuses, is named.
+    (MLflow's client would retry for minutes), a folder store, which MLflow 3 refuses, is named, and
+    with a ``work_dir`` on an object store the default SQLite store (a local file) is refused.
 
     Raises:
         SpecError: naming the address and what to do.
@@ -74,7 +75,14 @@ def check_tracking(spec: dict[str, Any], timeout_s: float = 5.0) -> None:
     from raysynth.config import SpecError
 
     uri = spec.get("tracking_uri")
-    if spec.get("tracking", "none") != "mlflow" or not uri:
+    if spec.get("tracking", "none") != "mlflow":
+        return
+    if not uri and work_dir is not None and "://" in str(work_dir):
+        raise SpecError(
+            f"tracking: mlflow keeps its default store in sqlite:///<work_dir>/mlflow.db, a local file, but the work "
+            f"dir is {work_dir}: set tracking_uri to an MLflow server (http://...) or to a sqlite:/// file"
+        )
+    if not uri:
         return
     if uri.startswith(("http://", "https://")):
         try:

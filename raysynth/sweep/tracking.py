@@ -32,7 +32,11 @@ def default_uri(work_dir: Path) -> str:
 
 def trial_tags(r, cell: dict[str, Any]) -> dict[str, str]:
     """What a trial of ``cell`` trained on, by hash: the spec, the real manifest and each synthetic recipe."""
-    tags = {"spec_hash": r.spec_hash, "manifest": Path(r.manifest.path).parent.name, "dataset": r.dataset}
+    tags = {
+        "spec_hash": r.spec_hash,
+        "manifest": str(r.manifest.path).rstrip("/").split("/")[-2],
+        "dataset": r.dataset,
+    }
     engines = set(engines_of(cell["generator"])) if cell.get("generator") else set()
     for job in r.generation:
         if (
@@ -52,16 +56,18 @@ class TrialRuns(MLflowLoggerCallback):
     def __init__(self, r, uri: str, experiment: str, cells: list[dict], trial_config) -> None:
         super().__init__(tracking_uri=uri, experiment_name=experiment, save_artifact=False)
         self.r, self.cells, self.trial_config = r, cells, trial_config
-        self.artifact_root = Path(r.work_dir).resolve() / "mlartifacts"
+        # Artifacts under the work dir, not the cwd (on an object store, MLflow writes them there itself).
+        work = str(r.work_dir)
+        self.artifact_root = (
+            f"{work}/mlartifacts" if "://" in work else (Path(work).resolve() / "mlartifacts").as_uri()
+        )
 
     def setup(self, *args, **kwargs) -> None:
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
-        if (
-            mlflow.get_experiment_by_name(self.experiment_name) is None
-        ):  # artifacts under the work dir, not the cwd
-            mlflow.create_experiment(self.experiment_name, artifact_location=self.artifact_root.as_uri())
+        if mlflow.get_experiment_by_name(self.experiment_name) is None:
+            mlflow.create_experiment(self.experiment_name, artifact_location=self.artifact_root)
         super().setup(*args, **kwargs)
 
     def log_trial_start(self, trial) -> None:

@@ -183,7 +183,7 @@ def noise_sources(noise_manifest: str | None) -> dict[str, set[str]]:
     """The source ids of a noise manifest's training and test recordings."""
     if noise_manifest is None:
         return {"train": set(), "test": set()}
-    table = read_manifest(Path(noise_manifest), columns=["split", "source_id"]).to_pydict()
+    table = read_manifest(noise_manifest, columns=["split", "source_id"]).to_pydict()
     out: dict[str, set[str]] = {"train": set(), "test": set()}
     for split, source in zip(table["split"], table["source_id"], strict=True):
         out.setdefault(split, set()).add(source)

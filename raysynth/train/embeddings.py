@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
-import pyarrow.parquet as pq
 import torch
 
 from raysynth import storage
 from raysynth.audio import decode_flac, fix_length
 from raysynth.config import NoiseConfig, TrainConfig
 from raysynth.console import Progress
-from raysynth.schemas import write_table_atomic
+from raysynth.datasets.manifest import read_manifest
 
 PART_GLOB = "part-*.parquet"
 
@@ -36,30 +35,25 @@ def embed_clips(model: torch.nn.Module, waves: np.ndarray, batch_size: int = 32)
 
 
 def cache_dir(
-    work_dir: Path, dataset: str, train: TrainConfig, clip_seconds: float, noise_key: str = ""
-) -> Path:
+    work_dir: Path | str, dataset: str, train: TrainConfig, clip_seconds: float, noise_key: str = ""
+) -> Path | str:
     """``<work_dir>/embeddings/<dataset>/<backbone>-<hash of what changes an embedding>``."""
     source = train.checkpoint_path or ("tiny" if train.tiny else train.model_id or "default")
     key = json.dumps([train.backbone, source, clip_seconds, noise_key])
-    return (
-        Path(work_dir)
-        / "embeddings"
-        / dataset
-        / f"{train.backbone}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    return storage.join(
+        work_dir, "embeddings", dataset, f"{train.backbone}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
     )
 
 
-def cached_ids(out_dir: Path) -> set[str]:
-    ids: set[str] = set()
-    for path in sorted(Path(out_dir).glob(PART_GLOB)):
-        ids.update(pq.read_table(path, columns=["id"]).column("id").to_pylist())
-    return ids
+def cached_ids(out_dir: Path | str) -> set[str]:
+    files = storage.list_files(out_dir, PART_GLOB)
+    return set(storage.dataset(files).to_table(columns=["id"]).column("id").to_pylist()) if files else set()
 
 
 def missing_embeddings(manifest: Path, shard_dirs: list, out_dir: Path) -> int:
     """How many clips of ``manifest`` and ``shard_dirs`` have no cached embedding in ``out_dir``."""
     done = cached_ids(out_dir)
-    ids = set(pq.read_table(manifest, columns=["id"]).column("id").to_pylist())
+    ids = set(read_manifest(manifest, columns=["id"]).column("id").to_pylist())
     for shard_dir in shard_dirs:
         files = storage.list_files(shard_dir)
         if files:
@@ -69,11 +63,11 @@ def missing_embeddings(manifest: Path, shard_dirs: list, out_dir: Path) -> int:
 
 def load_embeddings(out_dir: Path, wanted: dict) -> dict:
     """For each key of ``wanted`` (a list of ids), the embeddings in that order, as a tensor."""
-    files = sorted(Path(out_dir).glob(PART_GLOB))
+    files = storage.list_files(out_dir, PART_GLOB)
     if not files:
         raise FileNotFoundError(f"no cached embeddings in {out_dir}; run the sweep's embedding stage")
     all_ids = [i for ids in wanted.values() for i in ids]
-    table = pds.dataset([str(f) for f in files]).to_table(filter=pds.field("id").isin(all_ids))
+    table = storage.dataset(files).to_table(filter=pds.field("id").isin(all_ids))
     index = {clip_id: row for row, clip_id in enumerate(table.column("id").to_pylist())}
     missing = [i for i in all_ids if i not in index]
     if missing:
@@ -95,12 +89,10 @@ class Embedder:
         self.model = build_classifier(TrainConfig.model_validate_json(train_json), 1, sample_rate)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device)
-        self.out_dir = Path(out_dir)
+        self.out_dir = out_dir
         self.num_samples = int(round(sample_rate * clip_seconds))
         self.noise = NoiseConfig.model_validate_json(noise_json)
-        self.bank = (
-            NoiseBank.from_manifest(Path(noise_manifest), "test", sample_rate) if noise_manifest else None
-        )
+        self.bank = NoiseBank.from_manifest(noise_manifest, "test", sample_rate) if noise_manifest else None
         self.test_ids = set(test_ids)
 
     @torch.inference_mode()
@@ -124,7 +116,7 @@ class Embedder:
                 embeddings += list(self.embed(noisy))
         name = hashlib.sha256("".join(rows_ids).encode()).hexdigest()[:16]
         table = pa.table({"id": rows_ids, "embedding": [e.astype(np.float32) for e in embeddings]})
-        write_table_atomic(table, self.out_dir / f"part-{name}.parquet")
+        storage.write_table(table, storage.join(self.out_dir, f"part-{name}.parquet"))
         return {"written": [len(rows_ids)]}
 
 
@@ -145,10 +137,10 @@ def run_embedding_cache(
     import ray
 
     done = cached_ids(out_dir)
-    splits = pq.read_table(manifest, columns=["id", "split"]).to_pydict()
+    splits = read_manifest(manifest, columns=["id", "split"]).to_pydict()
     # Test clips are also embedded noisy; their ids are few, so they travel as a list.
     test_ids = [i for i, split in zip(splits["id"], splits["split"], strict=True) if split == "test"]
-    parts = [ray.data.read_parquet(str(manifest), columns=["id", "audio"])]
+    parts = [ray.data.read_parquet(str(manifest), columns=["id", "audio"])]  # a path or a URI
     for shard_dir in shard_dirs:
         files = storage.list_files(shard_dir)
         if files:

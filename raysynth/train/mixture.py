@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -84,7 +83,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     if real_fraction == 0 and multiplier == 0:
         raise ValueError("real_fraction 0 and synth_multiplier 0 leave nothing to train on")
     num_samples = int(round(context.sample_rate * context.clip_seconds))
-    real = load_real(Path(context.manifest), real_fraction, int(config["seed"]), config.get("fold"))
+    real = load_real(context.manifest, real_fraction, int(config["seed"]), config.get("fold"))
     noise = noise_sources(context.noise_manifest)
     train, excluded_train = without_sources(real.train, noise["test"])
     valid, excluded_valid = without_sources(real.valid, noise["test"])
@@ -242,7 +241,7 @@ def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> No
     for config in cells:
         if float(config["synth_multiplier"]) <= 0 or "_threshold:" not in str(config.get("quality_filter")):
             continue
-        real = load_real(Path(context.manifest), float(config["real_fraction"]), int(config["seed"]),
+        real = load_real(context.manifest, float(config["real_fraction"]), int(config["seed"]),
                          config.get("fold"))  # fmt: skip
         counts = {
             label: math.ceil(float(config["synth_multiplier"]) * n) for label, n in real.train_counts.items()

@@ -140,7 +140,7 @@ def training_noise(config: dict[str, Any], context: TrialContext) -> NoiseBank |
             raise ValueError(
                 "noise_source 'real' needs a prepared noise manifest (noise.directory in the spec)"
             )
-        return NoiseBank.from_manifest(Path(context.noise_manifest), "train", context.sample_rate)
+        return NoiseBank.from_manifest(context.noise_manifest, "train", context.sample_rate)
     if source == "synthetic":
         shards = context.noise_source(config)
         return NoiseBank.from_shards(shards.folder, shards.recipe, context.draw(config), context.sample_rate)
@@ -162,5 +162,5 @@ def noisy_test_sets(waves: np.ndarray, ids: list[str], context: TrialContext) ->
     """The test clips mixed with held-out real noise at each test SNR: the same for every trial."""
     if context.noise_manifest is None or not context.noise.test_snrs:  # trained with noise, tested clean
         return {}
-    bank = NoiseBank.from_manifest(Path(context.noise_manifest), "test", context.sample_rate)
+    bank = NoiseBank.from_manifest(context.noise_manifest, "test", context.sample_rate)
     return {snr: noisy_copy(waves, bank, snr, noisy_seed(snr), ids) for snr in context.noise.test_snrs}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,7 +27,7 @@ def _embeddings(context: TrialContext, mixture: Mixture, model: nn.Module) -> di
     wanted: dict[Any, list[str]] = {name: clips.ids for name, clips in sets.items()}
     if context.noise_manifest is not None:
         wanted |= {snr: [f"{i}@{snr:g}dB" for i in mixture.test.ids] for snr in context.noise.test_snrs}
-    return load_embeddings(Path(context.embeddings), wanted)
+    return load_embeddings(context.embeddings, wanted)
 
 
 def run_linear_probe(

@@ -13,10 +13,9 @@ The trial's record says which (``synthetic_silence``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from raysynth import workspace
 from raysynth.train.data import ClipSet
 
 LOW_LEVEL_DBFS = (-70.0, -45.0)
@@ -30,7 +29,7 @@ def silence_source(noise_manifest: str | None) -> str:
         return (
             f"low-level white noise, {LOW_LEVEL_DBFS[0]:g} to {LOW_LEVEL_DBFS[1]:g} dBFS (no noise.directory)"
         )
-    return f"crops of the training noise recordings of {Path(noise_manifest).parent.name}, gain {GAIN[0]}-{GAIN[1]}"
+    return f"crops of the training noise recordings of {workspace.name(workspace.parent(noise_manifest))}, gain {GAIN[0]}-{GAIN[1]}"
 
 
 def silence_clips(
@@ -42,7 +41,7 @@ def silence_clips(
     if noise_manifest is not None and any(counts.values()):
         from raysynth.train.noise import NoiseBank
 
-        bank = NoiseBank.from_manifest(Path(noise_manifest), "train", sample_rate)
+        bank = NoiseBank.from_manifest(noise_manifest, "train", sample_rate)
     waves, labels, ids = [], [], []
     for label, count in sorted(counts.items()):
         for index in range(count):

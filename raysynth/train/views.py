@@ -5,14 +5,14 @@ used to embed every augmented batch again: a trial of 300 steps embedded about 1
 every trial embedded the test set again. With a frozen backbone (``speech_embedding``):
 
 - each clean set (training, validation, test, each noisy test set) is embedded once per sweep and
-  kept under ``<work_dir>/features``, keyed by the backbone and a hash of the samples themselves;
+  kept under ``<work_dir>/features`` (a folder or an object store, through :mod:`raysynth.workspace`), keyed by the backbone and a hash of the samples themselves;
 - ``train.views: V`` makes V augmented copies of the training clips (speed, rooms and noise, as a
   trial draws them on the fly), each drawn from a seed that hashes its key, embedded once and
   cached the same way (the key: the clean set's hash and every augmentation setting); a training
   step then takes, for each row, one of its V views at random.
 
 A trial of cells that reuse clips (other backbones' heads, filters, reruns) reads the cache. The
-files are NumPy arrays written whole (temporary file, then rename) and read with
+files are NumPy arrays written whole (:func:`raysynth.workspace.publish`) and read with
 ``allow_pickle=False``: reading one can never run code. Keys are content hashes, so a stale file
 is never served; two trials that compute the same key at once write the same bytes.
 """
@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
+
+from raysynth import workspace
+from raysynth.storage import join
 
 FROZEN_BACKBONES = ("speech_embedding",)
 
@@ -43,30 +44,25 @@ def waves_digest(waves: np.ndarray) -> str:
 
 
 class FeatureCache:
-    """``key -> array`` under ``root`` (``None``: no cache, compute every time)."""
+    """``key -> array`` under ``root``, a folder or an object store prefix (``None``: no cache,
+    compute every time)."""
 
     def __init__(self, root: str | os.PathLike[str] | None) -> None:
-        self.root = Path(root) if root else None
+        self.root = workspace.as_location(root) if root else None
         self.hits = self.misses = 0
 
     def get(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if self.root is None:
             return compute()
-        path = self.root / f"{key}.npy"
-        if path.is_file():
+        location = join(self.root, f"{key}.npy")
+        if workspace.is_file(location):
             self.hits += 1
-            return np.load(path, allow_pickle=False)
+            return np.load(workspace.fetch(location), allow_pickle=False)
         self.misses += 1
         array = np.ascontiguousarray(compute())
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(handle, "wb") as out:
+        with workspace.publish(location) as temporary:
+            with open(temporary, "wb") as out:
                 np.save(out, array, allow_pickle=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
         return array
 
 

@@ -252,14 +252,34 @@ def test_test_snrs_with_no_held_out_recording_are_refused(tmp_path, monkeypatch,
 # Silent misreadings of the input ----------------------------------------------------------------
 
 
-def test_an_object_store_work_dir_is_refused(tmp_path, monkeypatch, capsys):
+def test_a_work_dir_that_is_no_folder_nor_object_store_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "probe.yaml"
+    spec.write_text(BASE)
+    code = run_sweep_job(["--config", str(spec), "--work-dir", "ftp://bucket/prefix"], monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and "--work-dir" in err and "ftp://bucket/prefix" in err and one_line(err), err
+    assert list(tmp_path.iterdir()) == [spec]
+
+
+def test_an_object_store_work_dir_that_cannot_be_reached_is_one_line_before_any_work(
+    tmp_path, monkeypatch, capsys
+):
+    from conftest import S3_ENV
+
+    monkeypatch.chdir(tmp_path)
+    for key, value in {
+        **S3_ENV,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)  # nothing listens there
     spec = tmp_path / "probe.yaml"
     spec.write_text(BASE)
     code = run_sweep_job(["--config", str(spec), "--work-dir", "s3://bucket/prefix"], monkeypatch)
     err = capsys.readouterr().err
-    assert code == 2 and "--work-dir" in err and "s3://bucket/prefix" in err and one_line(err), err
-    assert not (tmp_path / "s3:").exists()
+    assert code == 2 and "s3://bucket/prefix" in err and one_line(err), err
+    assert list(tmp_path.iterdir()) == [spec]  # no ./s3: folder, no local work dir
 
 
 def test_a_name_that_leaves_the_results_folder_is_refused(tmp_path, monkeypatch, capsys):
