@@ -133,6 +133,18 @@ def s3():
     kill_tree(server.pid)
 
 
+@pytest.fixture
+def short_tmp():
+    """A temporary folder with a short path, for a Ray whose temp dir is inside it (its socket paths
+    must stay under 108 bytes, which pytest's ``tmp_path`` can exceed); removed afterwards."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def fake_fsdd(root: Path) -> Path:
     """A tiny FSDD-layout corpus of noise clips (10 digits, 2 speakers, 12 recordings each; index
     0-4 test, 5-9 valid, 10-11 train): real-only sweeps that test plumbing, not learning."""
