@@ -16,6 +16,17 @@ def test_the_allocation_doctests_hold():
     assert doctest.testmod(rounds).failed == 0
 
 
+def test_one_rule_gives_a_trials_synthetic_counts_and_splits_off_the_silence_classes():
+    from types import SimpleNamespace
+
+    from raysynth.train import mixture
+
+    assert doctest.testmod(mixture).failed == 0
+    speech = SimpleNamespace(silence=("_silence_",))
+    spoken, silence = mixture.synthetic_counts(0.5, {"yes": 5, "_silence_": 3, "no": 4}, [speech])
+    assert spoken == {"yes": 3, "no": 2} and silence == {"_silence_": 2}
+
+
 def test_the_most_confused_class_gets_the_most_clips_and_the_total_is_kept():
     classes = ["yes", "no", "up", "down"]
     # "no" and "down" are confused with each other on validation; "yes" and "up" are perfect.

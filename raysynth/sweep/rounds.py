@@ -17,7 +17,6 @@ sweep names it.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 
 import raysynth.sweep as tuning  # run_sweep looked up at each call (never a stale binding)
@@ -59,7 +58,7 @@ def give_out(r: Resolved, context: TrialContext, second: list[dict], records: di
              say) -> tuple[dict[str, dict[str, int]], list[dict]]:  # fmt: skip
     """Each round-2 trial's clips per class from round 2 (by cell key), and the cells left out."""
     from raysynth.train.data import load_real
-    from raysynth.train.mixture import _split_silence
+    from raysynth.train.mixture import synthetic_counts
 
     counts_of, skipped = {}, []
     for cell in second:
@@ -71,10 +70,8 @@ def give_out(r: Resolved, context: TrialContext, second: list[dict], records: di
             continue
         confusion = json.loads(partner["selected_valid_confusion"])
         real = load_real(context.manifest, float(cell["real_fraction"]), int(cell["seed"]), cell.get("fold"))
-        counts = {
-            label: math.ceil(float(cell["synth_multiplier"]) * n) for label, n in real.train_counts.items()
-        }
-        spoken, _ = _split_silence(counts, context.synthetic_sources(config))
+        spoken, _ = synthetic_counts(float(cell["synth_multiplier"]), real.train_counts,
+                                     context.synthetic_sources(config))  # fmt: skip
         _, given = split_counts(spoken, context.confusion_share)
         labels = [label for label in confusion["classes"] if label in spoken]
         floor = float(r.spec.get("confusion", {}).get("floor", 0.1))

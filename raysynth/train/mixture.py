@@ -101,8 +101,7 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
     if multiplier > 0:
         sources, draw = context.synthetic_sources(config), context.draw(config)
         recipe = MERGE.join(source.recipe for source in sources)
-        counts = {label: math.ceil(multiplier * n) for label, n in real.train_counts.items()}
-        spoken, silence = _split_silence(counts, sources)
+        spoken, silence = synthetic_counts(multiplier, real.train_counts, sources)
         round2 = context.round2_counts(config) if config.get("round") == 2 else None
         if round2 is not None:  # confusion-driven: part of each class's clips from round 2 (train.rounds)
             spoken, given = split_counts(spoken, context.confusion_share)
@@ -138,6 +137,20 @@ def build_mixture(config: dict[str, Any], context: TrialContext) -> Mixture:
         excluded_train + excluded_valid, recipe, draw, *(quality if multiplier > 0 else (None, None, None)),
         silence_made, cost if multiplier > 0 else None, round2 if multiplier > 0 else None,
     )  # fmt: skip
+
+
+def synthetic_counts(
+    multiplier: float, train_counts: dict[str, int], sources
+) -> tuple[dict[str, int], dict[str, int]]:
+    """A trial's synthetic clips per class: ``ceil(multiplier x`` its real training clips``)``, split into
+    the classes its backends say and the silence classes made in the trial (:func:`_split_silence`).
+    The one rule the mixture, the filter-pool check and round 2's give-out all use.
+
+    >>> synthetic_counts(1.5, {"yes": 3, "no": 2}, [])
+    ({'yes': 5, 'no': 3}, {})
+    """
+    counts = {label: math.ceil(multiplier * n) for label, n in train_counts.items()}
+    return _split_silence(counts, sources)
 
 
 def _split_silence(counts: dict[str, int], sources) -> tuple[dict[str, int], dict[str, int]]:
@@ -243,11 +256,8 @@ def check_filter_pools(cells: list[dict[str, Any]], context: TrialContext) -> No
             continue
         real = load_real(context.manifest, float(config["real_fraction"]), int(config["seed"]),
                          config.get("fold"))  # fmt: skip
-        counts = {
-            label: math.ceil(float(config["synth_multiplier"]) * n) for label, n in real.train_counts.items()
-        }
         sources = context.synthetic_sources(config)
-        spoken, _ = _split_silence(counts, sources)
+        spoken, _ = synthetic_counts(float(config["synth_multiplier"]), real.train_counts, sources)
         merged_training(config, context, sources, context.draw(config), spoken)
 
 
